@@ -1,0 +1,96 @@
+"""The Celery app, plus the heartbeats that /healthz reads.
+
+The worker writes its heartbeat from a thread started by a bootstep, and beat from its
+scheduler's tick, both into the database: a heartbeat there is visible to every web process
+on every machine, whatever the broker (the filesystem transport has no broadcast, so
+``control.ping`` cannot be used).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from celery import Celery, bootsteps
+from celery.beat import PersistentScheduler
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis.settings")
+
+app = Celery("fenghuo")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Writes the worker's heartbeat every HEARTBEAT_INTERVAL seconds from its own thread."""
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, parent: Any) -> None:
+        from django.conf import settings
+
+        interval = float(settings.HEARTBEAT_INTERVAL)
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="fenghuo-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        from django.db import connection
+
+        from crisis.services import heartbeat_record
+
+        while not self._stop.is_set():
+            try:
+                heartbeat_record(service="worker")
+            except Exception:  # noqa: BLE001 - a dead database must not kill the worker
+                connection.close()
+            self._stop.wait(interval)
+        connection.close()
+
+    def stop(self, parent: Any) -> None:
+        self._stop.set()
+
+
+app.steps["worker"].add(WorkerHeartbeat)
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Beat's scheduler, writing beat's heartbeat as it ticks."""
+
+    _last_beat = 0.0
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        import time
+
+        from django.conf import settings
+
+        now = time.monotonic()
+        interval = float(settings.HEARTBEAT_INTERVAL)
+        if now - self._last_beat >= interval:
+            from django.db import connection
+
+            from crisis.services import heartbeat_record
+
+            try:
+                heartbeat_record(service="beat")
+                self._last_beat = now
+            except Exception:  # noqa: BLE001 - keep scheduling even if the DB is briefly away
+                connection.close()
+        return min(super().tick(*args, **kwargs), interval)
+
+
+def _ensure_broker_dirs() -> None:
+    # Kombu's filesystem transport does not create its folders.
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        folder = options.get(key)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+
+_ensure_broker_dirs()

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from crisis.selectors import user_role_labels
+
+
+def shell(request: HttpRequest) -> dict[str, Any]:
+    """What the base template needs on every page: the user's role labels."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"user_role_labels": []}
+    return {"user_role_labels": user_role_labels(user)}
