@@ -51,9 +51,13 @@ format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Extract strings, fill Chinese from the glossaries in locale/zh_Hans/glossary/, compile.
+# The compiled .mo files are committed so `make run` needs no gettext tools.
+messages: export DEBUG = 1
 messages:
-	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var
-	$(BIN)/python manage.py compilemessages --ignore=.venv
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=tests --ignore=bench --no-obsolete
+	$(BIN)/python scripts/po_fill.py locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/glossary/*.json
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var
 
 bench: install-dev
 	$(BIN)/python bench/run_all.py

@@ -22,6 +22,29 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@app.on_after_finalize.connect
+def _collect_beat_schedules(sender: Celery, **kwargs: Any) -> None:
+    """Periodic work is defined in code next to the task: each app's ``tasks.BEAT_SCHEDULE``.
+
+    Entries look like ``{"name": {"task": "...", "schedule": 5.0, "options": {"expires": 5}}}``;
+    an expiry is expected on every entry so a backlog after downtime does not run stale scans.
+    """
+    from importlib import import_module
+
+    from django.apps import apps
+
+    schedule = dict(sender.conf.beat_schedule or {})
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.tasks")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.tasks":
+                raise
+            continue
+        schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+    sender.conf.beat_schedule = schedule
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
     """Writes the worker's heartbeat every HEARTBEAT_INTERVAL seconds from its own thread."""
 

@@ -12,3 +12,6 @@ def diagnostics_roundtrip(token: str) -> None:
     Idempotent: a second delivery only refreshes the same row.
     """
     services.heartbeat_record(service=f"roundtrip:{token}"[:32])
+
+# Periodic work of this app, collected by crisis/celery.py.
+BEAT_SCHEDULE: dict[str, dict[str, object]] = {}

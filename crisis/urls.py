@@ -12,6 +12,10 @@ from django.views.i18n import set_language
 
 from crisis import views
 from crisis.api import api
+from monitoring.api import router as monitoring_router
+
+# Project wiring (the one place crisis may name the layers above it): each app's API router.
+api.add_router("/", monitoring_router)
 
 
 def _exempt_from_login(patterns: list[Any]) -> list[Any]:

@@ -1,4 +1,4 @@
-"""Fill empty msgstr entries of a .po file from a JSON object {msgid: translation}.
+"""Fill empty msgstr entries of a .po file from JSON objects {msgid: translation}.
 
 Used when new English strings arrive: `make messages`, write the Chinese for the new msgids
 into a JSON file, run this, then `make messages` again to compile. Entries that already have
@@ -16,11 +16,13 @@ import polib
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("po")
-    parser.add_argument("translations")
+    parser.add_argument("translations", nargs="*", help="JSON files of {msgid: translation}")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
-    with open(args.translations, encoding="utf-8") as fh:
-        table: dict[str, str] = json.load(fh)
+    table: dict[str, str] = {}
+    for path in args.translations:
+        with open(path, encoding="utf-8") as fh:
+            table.update(json.load(fh))
     po = polib.pofile(args.po)
     filled = 0
     for entry in po:
