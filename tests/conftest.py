@@ -19,7 +19,7 @@ from tests import servicecheck
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105
+PASSWORD = "correct-horse-battery-staple"
 
 
 def _need(ok: bool, what: str) -> None:
@@ -144,8 +144,16 @@ class Worker:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "crisis", "worker",
-                "--loglevel=INFO", "--pool=solo", "--without-gossip", "--without-mingle",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "crisis",
+                "worker",
+                "--loglevel=INFO",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
                 "--without-heartbeat",
             ],
             cwd=REPO_ROOT,
@@ -199,7 +207,7 @@ def _purge_test_queue() -> None:
     try:
         with app.connection_for_write() as conn:
             conn.default_channel.queue_purge(app.conf.task_default_queue)
-    except Exception:  # noqa: BLE001,S110 - the queue may not exist
+    except Exception:  # noqa: BLE001 - the queue may not exist
         pass
 
 
@@ -215,8 +223,13 @@ def browser() -> Iterator[Any]:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
             ],
         )
         yield browser

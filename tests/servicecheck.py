@@ -76,9 +76,7 @@ if "CELERY_BROKER_URL" not in os.environ and HAVE_REDIS:
 def pytest_configure(config: pytest.Config) -> None:
     if REQUIRE_SERVICES:
         missing = [
-            name
-            for name, ok in (("PostgreSQL", HAVE_POSTGRES), ("Redis", HAVE_REDIS))
-            if not ok
+            name for name, ok in (("PostgreSQL", HAVE_POSTGRES), ("Redis", HAVE_REDIS)) if not ok
         ]
         if missing:
             raise pytest.UsageError(

@@ -45,9 +45,14 @@ def test_analyst_logs_in_sees_chinese_switches_to_english_and_logs_out(
     assert "/accounts/login/" in page.url
 
 
-def test_pages_load_no_inline_script_and_send_csp(live_server: Any, page: Any, live_analyst: User) -> None:
+def test_pages_load_no_inline_script_and_send_csp(
+    live_server: Any, page: Any, live_analyst: User
+) -> None:
     violations: list[str] = []
-    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     response = page.goto(f"{live_server.url}/accounts/login/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     browser_login(page, live_server.url, "analyst")
@@ -56,7 +61,9 @@ def test_pages_load_no_inline_script_and_send_csp(live_server: Any, page: Any, l
     assert violations == []
 
 
-def test_phone_viewport_keeps_navigation_reachable(live_server: Any, browser: Any, live_analyst: User) -> None:
+def test_phone_viewport_keeps_navigation_reachable(
+    live_server: Any, browser: Any, live_analyst: User
+) -> None:
     context = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN")
     page = context.new_page()
     try:

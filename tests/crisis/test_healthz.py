@@ -31,7 +31,11 @@ def test_healthz_degraded_without_heartbeats(client: Any, db: Any) -> None:
     status, body = _health(client)
     assert status == 503
     assert body["status"] == "degraded"
-    assert body["checks"]["worker"] == {"ok": False, "detail": "no heartbeat yet", "last_seen": None}
+    assert body["checks"]["worker"] == {
+        "ok": False,
+        "detail": "no heartbeat yet",
+        "last_seen": None,
+    }
     assert body["checks"]["database"]["ok"] is True
 
 
@@ -52,7 +56,9 @@ def test_stopped_real_worker_is_reported_degraded(
     settings.HEARTBEAT_MAX_AGE = 3
     heartbeat_record(service="beat")
     worker = celery_worker_process(HEARTBEAT_INTERVAL="0.5")
-    assert wait_until(lambda: _health(client)[1]["checks"]["worker"]["ok"], timeout=60), worker.output()
+    assert wait_until(lambda: _health(client)[1]["checks"]["worker"]["ok"], timeout=60), (
+        worker.output()
+    )
     heartbeat_record(service="beat")
     assert _health(client)[0] == 200
 

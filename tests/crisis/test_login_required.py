@@ -14,7 +14,13 @@ PUBLIC = {"/accounts/login/", "/admin/login/", "/healthz", "/i18n/setlang/"}
 API_PREFIX = "/api/"
 
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
-_SAMPLES = {"int": "1", "slug": "sample", "str": "sample", "uuid": "00000000-0000-0000-0000-000000000001", "path": "sample"}
+_SAMPLES = {
+    "int": "1",
+    "slug": "sample",
+    "str": "sample",
+    "uuid": "00000000-0000-0000-0000-000000000001",
+    "path": "sample",
+}
 
 
 def _concrete(route: str) -> str:

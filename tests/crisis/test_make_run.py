@@ -20,9 +20,18 @@ from tests.conftest import REPO_ROOT, free_port, wait_until
 pytestmark = pytest.mark.slow
 
 _SERVICE_VARS = {
-    "DATABASE_URL", "CELERY_BROKER_URL", "DEBUG", "SECRET_KEY", "TEST_DATABASE_NAME",
-    "CELERY_TASK_ALWAYS_EAGER", "CELERY_QUEUE", "STATIC_MANIFEST", "WHITENOISE_USE_FINDERS",
-    "EMAIL_BACKEND", "DJANGO_ALLOW_ASYNC_UNSAFE", "FENGHUO_VAR_DIR",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "TEST_DATABASE_NAME",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "CELERY_QUEUE",
+    "STATIC_MANIFEST",
+    "WHITENOISE_USE_FINDERS",
+    "EMAIL_BACKEND",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "FENGHUO_VAR_DIR",
 }
 
 
@@ -51,10 +60,15 @@ def test_make_run_brings_up_web_worker_beat_and_stops_cleanly(tmp_path: Path) ->
     log = (tmp_path / "run.log").open("wb")
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "run"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     output = lambda: (tmp_path / "run.log").read_text(errors="replace")  # noqa: E731
     try:
+
         def all_ok() -> bool:
             body = _health(port)
             return bool(body) and body["status"] == "ok"
@@ -63,7 +77,10 @@ def test_make_run_brings_up_web_worker_beat_and_stops_cleanly(tmp_path: Path) ->
         body = _health(port)
         assert body is not None
         assert {name: c["ok"] for name, c in body["checks"].items()} == {
-            "database": True, "broker": True, "worker": True, "beat": True,
+            "database": True,
+            "broker": True,
+            "worker": True,
+            "beat": True,
         }
         assert body["checks"]["database"]["detail"] == "sqlite"
         assert body["checks"]["broker"]["detail"] == "filesystem"
@@ -96,7 +113,10 @@ def test_second_start_keeps_the_demo_data(tmp_path: Path) -> None:
     env.update(FENGHUO_VAR_DIR=str(var), PORT=str(port))
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "run"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:

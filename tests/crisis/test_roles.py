@@ -18,11 +18,15 @@ def test_role_migration_creates_every_group_with_its_capabilities(db: Any) -> No
 
 
 def test_only_legal_approves_at_legal_level(db: Any) -> None:
-    holders = set(Group.objects.filter(permissions__codename="approve_legal").values_list("name", flat=True))
+    holders = set(
+        Group.objects.filter(permissions__codename="approve_legal").values_list("name", flat=True)
+    )
     assert holders == {"legal"}
 
 
-def test_user_without_role_gets_403_with_a_clear_message(client: Any, analyst: User, manager: User) -> None:
+def test_user_without_role_gets_403_with_a_clear_message(
+    client: Any, analyst: User, manager: User
+) -> None:
     client.login(username="analyst", password=PASSWORD)
     url = reverse("team_roles_edit", args=[manager.pk])
     response = client.post(url, {"roles": ["manager"]})
@@ -68,7 +72,9 @@ def test_seed_demo_creates_one_user_per_role(db: Any, monkeypatch: Any, settings
     assert User.objects.get(username="duty").check_password("demo-pass-123")
 
 
-def test_seed_demo_without_password_prints_a_random_one_once(db: Any, settings: Any, capsys: Any) -> None:
+def test_seed_demo_without_password_prints_a_random_one_once(
+    db: Any, settings: Any, capsys: Any
+) -> None:
     from django.core.management import call_command
 
     settings.DEMO_PASSWORD = ""
