@@ -22,7 +22,8 @@ COPY templates templates
 COPY static static
 COPY locale locale
 COPY manage.py Procfile ./
-RUN pip install . \
+# Editable, so BASE_DIR stays /app where templates/, static/ and locale/ live.
+RUN pip install -e . \
     && DEBUG=0 SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-0123456789 \
        python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p /app/var && chown -R fenghuo /app/var
