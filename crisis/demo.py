@@ -10,11 +10,11 @@ from django.db import transaction
 
 DEMO_USERS = [
     # username, role group, display name
-    ("analyst", "analyst", "林舆情"),
-    ("duty", "duty_officer", "值班 王"),
-    ("manager", "manager", "陈经理"),
-    ("legal", "legal", "法务 赵"),
-    ("executive", "executive", "高管 周"),
+    ("analyst", "analyst", "林悦"),
+    ("duty", "duty_officer", "王磊"),
+    ("manager", "manager", "陈静"),
+    ("legal", "legal", "赵敏"),
+    ("executive", "executive", "周正"),
 ]
 
 
@@ -32,12 +32,11 @@ def seed_users(*, password: str | None) -> DemoSeedResult:
         for username, role, display in DEMO_USERS:
             if User.objects.filter(username=username).exists():
                 continue
-            first, _sep, last = display.partition(" ")
+            # Chinese names are written whole; get_full_name() then shows them as written.
             user = User.objects.create_user(
                 username=username,
                 password=chosen,
-                first_name=last or display,
-                last_name=first if last else "",
+                first_name=display,
                 email=f"{username}@fenghuo.local",
             )
             user.groups.add(Group.objects.get(name=role))

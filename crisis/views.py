@@ -13,7 +13,7 @@ from django_htmx.middleware import HtmxDetails
 from crisis import health, services
 from crisis.forms import UserRolesForm
 from crisis.permissions import capability_required
-from crisis.selectors import user_roles, users_with_roles
+from crisis.selectors import user_role_labels, user_roles, users_with_roles
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -36,7 +36,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @capability_required("view_console")
 def team_roles(request: HtmxHttpRequest) -> HttpResponse:
-    rows = [(u, user_roles(u)) for u in users_with_roles()]
+    rows = [(u, user_role_labels(u)) for u in users_with_roles()]
     can_edit = request.user.has_perm("crisis.manage_roles")
     return render(request, "crisis/team_roles.html", {"rows": rows, "can_edit": can_edit})
 
