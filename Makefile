@@ -45,7 +45,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy crisis monitoring response review
+	DEBUG=1 $(BIN)/mypy crisis monitoring response review
 
 format:
 	$(BIN)/ruff format .
