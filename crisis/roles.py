@@ -44,6 +44,12 @@ CAPABILITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "approve_executive": ("Can approve statements at executive level", (EXECUTIVE,)),
     "view_reports": ("Can read post-mortems and metrics", (MANAGER, EXECUTIVE, ANALYST, LEGAL)),
     "edit_postmortem": ("Can write post-mortems", (ANALYST, MANAGER)),
+    # Added by migration 0004 (incident core).
+    "record_milestone": (
+        "Can record an SLA milestone by hand, with its evidence",
+        (DUTY_OFFICER, MANAGER),
+    ),
+    "manage_notifications": ("Can manage group webhooks for roles and teams", (MANAGER,)),
 }
 
 

@@ -203,6 +203,14 @@ HEARTBEAT_MAX_AGE = env_float("HEARTBEAT_MAX_AGE", 30.0)
 
 # --- Product settings -----------------------------------------------------------------------
 SENTIMENT_ENGINE = env_str("SENTIMENT_ENGINE", "fenghuo")
+# Monitoring ingest (docs/monitoring.md): push/upload size limit, inbox processing chunk and
+# claim lease, and when a failing source pages the managers.
+INGEST_MAX_BYTES = env_int("INGEST_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+INBOX_CHUNK_SIZE = env_int("INBOX_CHUNK_SIZE", 1000, minimum=1)
+INBOX_CLAIM_TIMEOUT = env_float("INBOX_CLAIM_TIMEOUT", 120.0)
+INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 5, minimum=1)
+SOURCE_PAGE_AFTER_FAILURES = env_int("SOURCE_PAGE_AFTER_FAILURES", 5, minimum=1)
+SOURCE_MAX_BACKOFF_SECONDS = env_int("SOURCE_MAX_BACKOFF_SECONDS", 3600, minimum=1)
 DEMO_PASSWORD = env_str("DEMO_PASSWORD")
 
 LOGGING = {

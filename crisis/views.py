@@ -1,19 +1,57 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any, cast
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
+from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 from django_htmx.middleware import HtmxDetails
 
-from crisis import health, services
-from crisis.forms import UserRolesForm
-from crisis.permissions import capability_required
+from crisis import health, selectors, services
+from crisis.forms import (
+    ChannelForm,
+    CrisisTypeForm,
+    GroupWebhookForm,
+    IncidentReportForm,
+    MergeForm,
+    MilestoneForm,
+    PolicyForm,
+    ProfileForm,
+    SeverityForm,
+    ShiftForm,
+    TeamMemberForm,
+    TokenForm,
+    TransitionForm,
+    UserRolesForm,
+)
+from crisis.models import (
+    OPEN_STATUSES,
+    ApiToken,
+    CrisisType,
+    GroupWebhook,
+    Incident,
+    Severity,
+    Status,
+    TeamMember,
+    UserChannel,
+    severity_rank,
+)
+from crisis.panels import incident_panels
+from crisis.permissions import capability_required, require_capability
+from crisis.roles import perm
 from crisis.selectors import user_role_labels, user_roles, users_with_roles
+from crisis.services import IncidentError
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -22,7 +60,20 @@ class HtmxHttpRequest(HttpRequest):
 
 @require_GET
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "crisis/home.html")
+    """The overview for whoever is logged in: open incidents by severity, my open pages,
+    who is on duty, and the 7-day roster gap warning."""
+    user = request.user
+    now = timezone.now()
+    context: dict[str, Any] = {
+        "by_severity": selectors.open_incidents_by_severity(),
+        "on_duty": selectors.on_duty_now(now=now),
+        "gaps": selectors.roster_gaps(start=now),
+        "open_pages": list(selectors.my_pages(user=cast(User, user))[:10]),
+        "can_ack": user.has_perm(perm("acknowledge_incident")),
+        "can_report": user.has_perm(perm("report_incident")),
+        "nearest": list(selectors.incident_board()[:5]),
+    }
+    return render(request, "crisis/home.html", context)
 
 
 @login_not_required
@@ -47,7 +98,9 @@ def team_roles_edit(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     member = get_object_or_404(User, pk=user_id, is_active=True)
     form = UserRolesForm(request.POST or None, initial={"roles": user_roles(member)})
     if request.method == "POST" and form.is_valid():
-        services.user_set_roles(user=member, roles=form.cleaned_data["roles"], actor=request.user)
+        services.user_set_roles(
+            user=member, roles=form.cleaned_data["roles"], actor=_actor(request)
+        )
         messages.success(request, _("Roles of %(name)s saved.") % {"name": member.get_username()})
         return redirect("team_roles")
     return render(request, "crisis/team_roles_edit.html", {"member": member, "form": form})
@@ -58,3 +111,539 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse({"error": message}, status=403)
     return render(request, "403.html", {"message": message}, status=403)
+
+
+# === incident core ==========================================================================
+
+
+def _actor(request: HttpRequest) -> User:
+    """The logged-in user (LoginRequiredMiddleware guarantees one on these views)."""
+    return cast(User, request.user)
+
+
+def _incident_for_user(request: HttpRequest, incident_id: int) -> Incident:
+    """The incident, if the user may see the console at all (every role may see incidents)."""
+    require_capability(request.user, "view_console")
+    return get_object_or_404(Incident, pk=incident_id)
+
+
+def _board_filters(request: HttpRequest) -> dict[str, str]:
+    def pick(name: str, values: list[str]) -> str:
+        value = request.GET.get(name, "")
+        return value if value in values else ""
+
+    return {
+        "status": pick("status", list(OPEN_STATUSES)),
+        "severity": pick("severity", list(Severity.values)),
+        "crisis_type": pick("type", list(CrisisType.values)),
+    }
+
+
+def _board_context(request: HttpRequest) -> dict[str, Any]:
+    filters = _board_filters(request)
+    qs = urlencode({k if k != "crisis_type" else "type": v for k, v in filters.items() if v})
+    return {
+        # lazy: the template's cache block evaluates it only when the board changed
+        "incidents": selectors.incident_board(**filters),
+        "filters": filters,
+        "filter_qs": qs,
+        "token": selectors.incident_board_token(filters=qs),
+        "can_ack": request.user.has_perm(perm("acknowledge_incident")),
+        "can_report": request.user.has_perm(perm("report_incident")),
+        "status_choices": [(s, Status(s).label) for s in OPEN_STATUSES],
+        "severity_choices": Severity.choices,
+        "type_choices": CrisisType.choices,
+    }
+
+
+@require_GET
+@capability_required("view_console")
+def incident_board(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "crisis/board.html", _board_context(request))
+
+
+@require_GET
+@capability_required("view_console")
+def incident_board_panel(request: HtmxHttpRequest) -> HttpResponse:
+    """The live part of the board. An unchanged board answers 204 (htmx keeps the DOM)."""
+    filters = _board_filters(request)
+    qs = urlencode({k if k != "crisis_type" else "type": v for k, v in filters.items() if v})
+    if request.GET.get("token") == selectors.incident_board_token(filters=qs):
+        return HttpResponse(status=204)
+    return render(request, "crisis/board.html#board-panel", _board_context(request))
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("report_incident")
+def incident_report(request: HtmxHttpRequest) -> HttpResponse:
+    form = IncidentReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = services.incident_open(
+                title=data["title"],
+                summary=data["summary"],
+                crisis_type=data["crisis_type"] or None,
+                severity=data["severity"],
+                complexity=data["complexity"],
+                detected_at=data["detected_at"],
+                drill=data["drill"],
+                reporter=_actor(request),
+                source="manual",
+            )
+        except IncidentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Incident #%(id)s opened.") % {"id": incident.pk})
+            return redirect("incident_detail", incident_id=incident.pk)
+    return render(request, "crisis/incident_report.html", {"form": form})
+
+
+@require_GET
+def incident_detail(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    user = request.user
+    members = list(incident.team.select_related("user").order_by("added_at"))
+    milestones = list(incident.milestones.select_related("met_by").order_by("due_at", "id"))
+    allowed = services.incident_allowed_transitions(incident=incident, user=user)
+    context = {
+        "incident": incident,
+        "milestones": milestones,
+        "members": members,
+        "requirement": selectors.team_requirement(incident=incident, members=members),
+        "timeline": list(selectors.incident_timeline(incident=incident)),
+        "notifications": list(selectors.incident_notifications(incident=incident)[:50]),
+        "transitions": [(to, Status(to).label) for to in allowed if to != "monitoring"],
+        "can_ack": "monitoring" in allowed,
+        "can_triage": user.has_perm(perm("triage_incident")),
+        "can_lower": user.has_perm(perm("lower_severity")),
+        "can_team": user.has_perm(perm("manage_team")),
+        "can_milestone": user.has_perm(perm("record_milestone")),
+        "panels": incident_panels(incident_id=incident.pk),
+        "transition_form": TransitionForm(),
+        "severity_form": SeverityForm(initial={"severity": incident.severity}),
+        "type_form": CrisisTypeForm(initial={"crisis_type": incident.crisis_type}),
+        "milestone_form": MilestoneForm(),
+        "team_form": TeamMemberForm(),
+        "merge_form": MergeForm(),
+        "survivor": incident.merged_into,
+        "duplicates": list(incident.duplicates.all()),
+    }
+    return render(request, "crisis/incident_detail.html", context)
+
+
+def _back(request: HttpRequest, incident: Incident) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("incident_detail", incident_id=incident.pk)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@require_POST
+@capability_required("acknowledge_incident")
+def incident_ack(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    try:
+        services.incident_acknowledge(incident=incident, actor=_actor(request))
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Incident #%(id)s acknowledged.") % {"id": incident.pk})
+    if request.htmx:
+        # The board's one-click button: reload the page, which shows the message.
+        return HttpResponseClientRefresh()
+    return _back(request, incident)
+
+
+@require_GET
+def incident_ack_link(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """The signed link in every page: after login it acknowledges and lands on the incident."""
+    try:
+        incident_id = services.ack_token_read(token=token)
+    except signing.SignatureExpired:
+        messages.error(request, _("This acknowledge link has expired; acknowledge on the page."))
+        return redirect("incident_board")
+    except (signing.BadSignature, ValueError):
+        messages.error(request, _("This acknowledge link is not valid."))
+        return redirect("incident_board")
+    incident = get_object_or_404(Incident, pk=incident_id)
+    require_capability(request.user, "acknowledge_incident")
+    try:
+        services.incident_acknowledge(incident=incident, actor=_actor(request))
+    except IncidentError as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(request, _("Incident #%(id)s acknowledged.") % {"id": incident.pk})
+    return redirect("incident_detail", incident_id=incident.pk)
+
+
+@require_POST
+def incident_transition(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, incident)
+    to = form.cleaned_data["to"]
+    require_capability(request.user, services.TRANSITION_CAPABILITY.get(to, "triage_incident"))
+    severity = form.cleaned_data["severity"] or None
+    if (
+        severity
+        and severity_rank(severity) < severity_rank(incident.severity)
+        and not request.user.has_perm(perm("lower_severity"))
+    ):
+        messages.error(request, _("Only a manager can lower the severity."))
+        return _back(request, incident)
+    try:
+        services.incident_transition(
+            incident=incident,
+            to=to,
+            actor=_actor(request),
+            reason=form.cleaned_data["reason"],
+            affected_platforms=form.cleaned_data["affected_platforms"] or None,
+            estimated_reach=form.cleaned_data["estimated_reach"],
+            severity=severity,
+        )
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Status changed to %(status)s.") % {"status": Status(to).label})
+    return _back(request, incident)
+
+
+@require_POST
+def incident_severity(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    form = SeverityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, incident)
+    severity = form.cleaned_data["severity"]
+    lowering = severity_rank(severity) < severity_rank(incident.severity)
+    require_capability(request.user, "lower_severity" if lowering else "triage_incident")
+    try:
+        services.incident_set_severity(
+            incident=incident,
+            severity=severity,
+            actor=_actor(request),
+            reason=form.cleaned_data["reason"],
+        )
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    return _back(request, incident)
+
+
+@require_POST
+@capability_required("triage_incident")
+def incident_type(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    form = CrisisTypeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, incident)
+    try:
+        services.incident_set_type(
+            incident=incident,
+            crisis_type=form.cleaned_data["crisis_type"],
+            actor=_actor(request),
+            reason=form.cleaned_data["reason"],
+        )
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    return _back(request, incident)
+
+
+@require_POST
+@capability_required("record_milestone")
+def incident_milestone(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    form = MilestoneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, incident)
+    kind = form.cleaned_data["kind"]
+    if kind in ("initial_statement", "detailed_reply", "complete_plan", "progress_update") and (
+        not form.cleaned_data["evidence_url"]
+    ):
+        messages.error(request, _("Recording a statement by hand needs the link to it."))
+        return _back(request, incident)
+    try:
+        row = services.milestone_meet(
+            incident=incident,
+            kind=kind,
+            actor=_actor(request),
+            evidence_url=form.cleaned_data["evidence_url"] or None,
+            note=form.cleaned_data["note"],
+        )
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    else:
+        if row is None:
+            messages.info(request, _("That milestone is already met or does not apply."))
+        else:
+            messages.success(request, _("Milestone recorded."))
+    return _back(request, incident)
+
+
+@require_POST
+@capability_required("manage_team")
+def incident_team_add(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    form = TeamMemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, incident)
+    try:
+        services.team_member_add(
+            incident=incident,
+            user=form.cleaned_data["user"],
+            actor=_actor(request),
+            role=form.cleaned_data["role"],
+            department=form.cleaned_data["department"] or None,
+        )
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    return _back(request, incident)
+
+
+@require_POST
+@capability_required("manage_team")
+def incident_team_remove(
+    request: HtmxHttpRequest, incident_id: int, member_id: int
+) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    member = get_object_or_404(TeamMember, pk=member_id, incident=incident)
+    services.team_member_remove(member=member, actor=_actor(request))
+    return _back(request, incident)
+
+
+@require_POST
+@capability_required("triage_incident")
+def incident_merge(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    incident = _incident_for_user(request, incident_id)
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, incident)
+    survivor = Incident.objects.filter(pk=form.cleaned_data["survivor"]).first()
+    if survivor is None:
+        messages.error(request, _("There is no incident with that number."))
+        return _back(request, incident)
+    try:
+        services.incident_merge(
+            duplicate=incident,
+            survivor=survivor,
+            actor=_actor(request),
+            reason=form.cleaned_data["reason"],
+        )
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+        return _back(request, incident)
+    messages.success(request, _("Merged into #%(id)s.") % {"id": survivor.pk})
+    return redirect("incident_detail", incident_id=survivor.pk)
+
+
+# --- roster ---------------------------------------------------------------------------------
+
+
+@require_GET
+@capability_required("view_console")
+def roster(request: HtmxHttpRequest) -> HttpResponse:
+    now = timezone.now()
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=8)
+    shifts = list(selectors.roster_shifts(start=start, end=end))
+    days = []
+    for offset in range(8):
+        day_start = start + timedelta(days=offset)
+        day_end = day_start + timedelta(days=1)
+        days.append((day_start, [s for s in shifts if s.start < day_end and s.end > day_start]))
+    return render(
+        request,
+        "crisis/roster.html",
+        {
+            "days": days,
+            "on_duty": selectors.on_duty_now(now=now),
+            "gaps": selectors.roster_gaps(start=now),
+            "backup_gaps": selectors.roster_gaps(start=now, position="backup"),
+            "can_edit": request.user.has_perm(perm("manage_roster")),
+            "form": ShiftForm(),
+            "policy": services.escalation_policy_default(),
+        },
+    )
+
+
+@require_POST
+@capability_required("manage_roster")
+def roster_shift_add(request: HtmxHttpRequest) -> HttpResponse:
+    form = ShiftForm(request.POST)
+    if form.is_valid():
+        try:
+            services.duty_shift_create(
+                user=form.cleaned_data["user"],
+                position=form.cleaned_data["position"],
+                start=form.cleaned_data["start"],
+                end=form.cleaned_data["end"],
+                actor=_actor(request),
+            )
+        except IncidentError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Shift added."))
+    else:
+        messages.error(request, _form_errors(form))
+    return redirect("roster")
+
+
+@require_POST
+@capability_required("manage_roster")
+def roster_shift_delete(request: HtmxHttpRequest, shift_id: int) -> HttpResponse:
+    services.duty_shift_delete(shift_id=shift_id, actor=_actor(request))
+    messages.success(request, _("Shift deleted."))
+    return redirect("roster")
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("manage_roster")
+def escalation_policy_edit(request: HtmxHttpRequest) -> HttpResponse:
+    policy = services.escalation_policy_default()
+    initial = {
+        "backup_after_minutes": policy.backup_after_minutes,
+        "managers_after_minutes": policy.managers_after_minutes,
+        "warning_fractions": ", ".join(f"{f:g}" for f in policy.warning_fractions or []),
+        "progress_cadence_minutes": policy.progress_cadence_minutes,
+        "breach_raises_severity": policy.breach_raises_severity,
+    }
+    form = PolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.escalation_policy_update(
+                policy=policy,
+                actor=_actor(request),
+                **form.cleaned_data,
+            )
+        except IncidentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Escalation policy saved; it applies to new incidents."))
+            return redirect("roster")
+    return render(request, "crisis/policy.html", {"form": form})
+
+
+# --- pages, notifications, profile ----------------------------------------------------------
+
+
+@require_GET
+@capability_required("view_console")
+def my_pages(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "crisis/my_pages.html",
+        {
+            "open_pages": list(selectors.my_pages(user=_actor(request))),
+            "can_ack": request.user.has_perm(perm("acknowledge_incident")),
+        },
+    )
+
+
+@require_GET
+def notification_centre(request: HtmxHttpRequest) -> HttpResponse:
+    items = list(selectors.inbox(user=_actor(request))[:100])
+    return render(request, "crisis/notifications.html", {"items": items})
+
+
+@require_POST
+def notifications_read(request: HtmxHttpRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
+    services.notifications_mark_read(
+        user=_actor(request),
+        delivery_ids=ids or None,
+    )
+    return redirect("notification_centre")
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request: HtmxHttpRequest) -> HttpResponse:
+    user = _actor(request)
+    prof = services.user_profile_get(user=user)
+    form = ProfileForm(
+        request.POST if request.POST.get("form") == "profile" else None,
+        initial={"department": prof.department, "email_enabled": prof.email_enabled},
+    )
+    channel_form = ChannelForm(request.POST if request.POST.get("form") == "channel" else None)
+    token_form = TokenForm(request.POST if request.POST.get("form") == "token" else None)
+    new_token = ""
+    if request.method == "POST":
+        which = request.POST.get("form")
+        if which == "profile" and form.is_valid():
+            services.user_profile_update(user=user, **form.cleaned_data)
+            messages.success(request, _("Profile saved."))
+            return redirect("profile")
+        if which == "channel" and channel_form.is_valid():
+            try:
+                services.user_channel_add(user=user, **channel_form.cleaned_data)
+            except IncidentError as exc:
+                channel_form.add_error("address", str(exc))
+            else:
+                messages.success(request, _("Channel added."))
+                return redirect("profile")
+        if which == "channel_remove":
+            channel_id = request.POST.get("channel", "")
+            if channel_id.isdigit():
+                services.user_channel_remove(user=user, channel_id=int(channel_id))
+            return redirect("profile")
+        if which == "token" and token_form.is_valid():
+            _token, new_token = services.api_token_issue(
+                user=user,
+                name=token_form.cleaned_data["name"],
+            )
+            token_form = TokenForm()
+        if which == "token_revoke":
+            token_id = request.POST.get("token", "")
+            token = ApiToken.objects.filter(
+                pk=token_id if token_id.isdigit() else 0, user=user
+            ).first()
+            if token is not None:
+                services.api_token_revoke(token=token)
+                messages.success(request, _("Token revoked."))
+            return redirect("profile")
+    return render(
+        request,
+        "crisis/profile.html",
+        {
+            "form": form,
+            "channel_form": channel_form,
+            "token_form": token_form,
+            "channels": list(UserChannel.objects.filter(user=user)),
+            "tokens": list(ApiToken.objects.filter(user=user)),
+            "new_token": new_token,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@capability_required("manage_notifications")
+def group_webhooks(request: HtmxHttpRequest) -> HttpResponse:
+    form = GroupWebhookForm(request.POST if request.POST.get("form") == "add" else None)
+    if request.method == "POST":
+        if request.POST.get("form") == "delete":
+            hook_id = request.POST.get("webhook", "")
+            if hook_id.isdigit():
+                services.group_webhook_delete(webhook_id=int(hook_id))
+            return redirect("group_webhooks")
+        if form.is_valid():
+            try:
+                services.group_webhook_create(**form.cleaned_data)
+            except IncidentError as exc:
+                form.add_error("address", str(exc))
+            else:
+                messages.success(request, _("Group webhook added."))
+                return redirect("group_webhooks")
+    hooks = list(GroupWebhook.objects.order_by("audience", "name"))
+    return render(request, "crisis/webhooks.html", {"form": form, "hooks": hooks})

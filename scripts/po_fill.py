@@ -26,7 +26,8 @@ def main() -> None:
     po = polib.pofile(args.po)
     filled = 0
     for entry in po:
-        if entry.msgid in table and (args.overwrite or not entry.msgstr):
+        stale = not entry.msgstr or "fuzzy" in entry.flags
+        if entry.msgid in table and (args.overwrite or stale):
             entry.msgstr = table[entry.msgid]
             if "fuzzy" in entry.flags:
                 entry.flags.remove("fuzzy")

@@ -53,6 +53,7 @@ def ensure_roles() -> None:
     from django.apps import apps
 
     import_module("crisis.migrations.0002_roles").create_roles(apps, None)
+    import_module("crisis.migrations.0004_incident_capabilities").add_capabilities(apps, None)
 
 
 def make_user(username: str, *roles: str) -> User:

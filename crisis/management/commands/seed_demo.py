@@ -14,6 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from crisis.demo import seed as seed_incident_core
 from crisis.demo import seed_users
 
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             self.stdout.write("Demo users already exist; passwords unchanged.")
         if options["users_only"]:
             return
+        seed_incident_core(stdout=self.stdout)
         for config in apps.get_app_configs():
             if config.name == "crisis" or not config.name.isidentifier():
                 continue
