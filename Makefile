@@ -55,7 +55,7 @@ format:
 # The compiled .mo files are committed so `make run` needs no gettext tools.
 messages: export DEBUG = 1
 messages:
-	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=tests --ignore=bench --no-obsolete --no-fuzzy-matching
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=var --ignore=tests --ignore=bench --no-obsolete
 	$(BIN)/python scripts/po_fill.py locale/zh_Hans/LC_MESSAGES/django.po locale/zh_Hans/glossary/*.json
 	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var
 
