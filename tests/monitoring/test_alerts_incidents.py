@@ -1,0 +1,135 @@
+"""Alerts group on their fingerprint, attach to the topic's open incident or open one, and
+the incident's severity escalates with its signals (never down)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from crisis.models import Incident, TimelineEvent
+from monitoring import services, watch
+from monitoring.detection import Signal
+from monitoring.models import Alert, DetectorState, Mention, TopicBucket
+from tests.monitoring.watch_support import item, nlp_available  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def topic():
+    return watch.topic_create(name="茶小满", query="茶小满")
+
+
+def signal(fp: str = "volume_spike:1", kind: str = "volume_spike", score: float = 2.0) -> Signal:
+    return Signal(
+        kind=kind, score=score, metrics={"volume": 40}, reason="40 posts/min", fingerprint=fp
+    )
+
+
+def test_same_fingerprint_groups_instead_of_repeating(topic) -> None:
+    first, created = watch.alert_raise(topic_id=topic.pk, signal=signal())
+    again, created_again = watch.alert_raise(topic_id=topic.pk, signal=signal(score=5.0))
+    assert created and not created_again and first.pk == again.pk
+    assert again.count == 2 and again.score == 5.0 and again.last_seen_at >= first.first_seen_at
+    assert Alert.objects.count() == 1 and Incident.objects.count() == 1
+
+
+def test_new_alert_opens_incident_with_evidence_type_and_detection_time(topic) -> None:
+    now = timezone.now()
+    services.mentions_store(
+        items=[
+            item("e1", "茶小满被曝用过期原料，谣言还是真的", now),
+            item("e2", "茶小满被曝门店被查封", now),
+            item("e3", "茶小满喝出异物，投诉", now),
+        ],
+        now=now - timedelta(seconds=40),
+        detect=False,
+    )
+    ids = list(Mention.objects.values_list("pk", flat=True))
+    alert, _ = watch.alert_raise(topic_id=topic.pk, signal=signal(), evidence_ids=ids, now=now)
+    incident = Incident.objects.get()
+    assert alert.incident_id == incident.pk and incident.source == "alert"
+    assert incident.crisis_type == "false_information"  # 2 of the 3 evidence posts
+    # the clocks start when the first evidence post was stored, not when the alert fired
+    assert incident.detected_at == now - timedelta(seconds=40)
+    assert incident.milestones.filter(started_at=incident.detected_at).exists()
+
+
+def test_second_alert_attaches_to_the_open_incident(topic) -> None:
+    a, _ = watch.alert_raise(topic_id=topic.pk, signal=signal("volume_spike:1"))
+    b, _ = watch.alert_raise(topic_id=topic.pk, signal=signal("negative_surge:1", "negative_surge"))
+    assert a.incident_id == b.incident_id and Incident.objects.count() == 1
+    assert TimelineEvent.objects.filter(incident_id=a.incident_id, kind="alert_attached").exists()
+    # closed incident: the next alert opens a new one
+    Incident.objects.filter(pk=a.incident_id).update(status="resolved")
+    c, _ = watch.alert_raise(topic_id=topic.pk, signal=signal("sensitive_term:x", "sensitive_term"))
+    assert c.incident_id not in (None, a.incident_id) and Incident.objects.count() == 2
+
+
+def test_dismissed_alert_repeats_without_reopening(topic, analyst) -> None:
+    alert, _ = watch.alert_raise(topic_id=topic.pk, signal=signal())
+    Incident.objects.update(status="dismissed")
+    watch.alert_dismiss(alert=alert, actor=analyst, reason="演习视频，不是真的")
+    again, created = watch.alert_raise(topic_id=topic.pk, signal=signal())
+    assert not created and again.status == "dismissed" and again.count == 2
+    assert Incident.objects.count() == 1
+    assert [a.dismiss_reason for a in watch.topic_rule_hints(topic=topic)] == ["演习视频，不是真的"]
+
+
+def test_escalation_writes_its_reason_and_never_lowers(topic) -> None:
+    now = timezone.now().replace(second=0, microsecond=0)
+    watch.alert_raise(topic_id=topic.pk, signal=signal(), now=now)
+    incident = Incident.objects.get()
+    assert incident.severity == "minor"
+    DetectorState.objects.update_or_create(topic=topic, defaults={"state": {"neg_mean": 1.0}})
+    # the negative posts pile up: 1200 in one minute, reaching 12 million
+    TopicBucket.objects.create(
+        topic=topic,
+        minute=now,
+        platform="weibo",
+        volume=1500,
+        negative=1200,
+        reach=20_000_000,
+        negative_reach=12_000_000,
+    )
+    incident = watch.incident_refresh_signals(incident_id=incident.pk, now=now)
+    assert incident.severity == "severe"
+    event = TimelineEvent.objects.get(incident=incident, kind="severity_raised")
+    assert "negative_volume 1200 ≥ 1000 (severe)" in event.reason
+    assert "reach 1.2e+07 ≥ 1e+07 (severe)" in event.reason
+    # the burst is over, the signals drop: severity stays
+    TopicBucket.objects.all().delete()
+    incident = watch.incident_refresh_signals(incident_id=incident.pk, now=now + timedelta(hours=1))
+    assert incident.severity == "severe"
+    assert TimelineEvent.objects.filter(incident=incident, kind="severity_raised").count() == 1
+    # a repeat of the grouped alert refreshes the signals of its incident too
+    TopicBucket.objects.create(topic=topic, minute=now, platform="weibo", volume=1, negative=1)
+    watch.alert_raise(topic_id=topic.pk, signal=signal(), now=now + timedelta(minutes=1))
+    assert Incident.objects.get().signals["negative_volume"] == 1
+
+
+def test_burst_through_ingest_raises_volume_alert_and_opens_incident(topic) -> None:
+    """The whole path: a quiet baseline, then a burst stored; detection on the partial
+    minute alerts and opens the incident."""
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=90)
+    quiet = [
+        item(f"q{i}", f"茶小满今天第{i}杯", start + timedelta(minutes=i), author_followers=10)
+        for i in range(0, 89, 3)
+    ]
+    services.mentions_store(items=quiet, now=start + timedelta(minutes=89), detect=False)
+    watch.topic_detect(topic_id=topic.pk, now=start + timedelta(minutes=89, seconds=30))
+    assert not Alert.objects.exists()
+    burst_at = start + timedelta(minutes=90, seconds=20)
+    burst = [
+        item(f"b{i}", f"茶小满门店{i}号喝出异物，投诉！", burst_at, author_name=f"苦主{i}")
+        for i in range(40)
+    ]
+    services.mentions_store(items=burst, now=burst_at)
+    alerts = watch.topic_detect(topic_id=topic.pk, now=burst_at + timedelta(seconds=5))
+    kinds = {a.kind for a in Alert.objects.all()}
+    assert "volume_spike" in kinds, (kinds, alerts)
+    spike = Alert.objects.get(kind="volume_spike")
+    assert spike.evidence.count() > 0 and spike.incident is not None
+    assert Incident.objects.filter(status="detected").count() == 1
