@@ -490,6 +490,13 @@ class Alert(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
 
+    @property
+    def summary(self) -> str:
+        """The reason in the reader's language, rebuilt from the metrics."""
+        from monitoring.alert_text import alert_summary
+
+        return alert_summary(self.kind, self.metrics or {}, self.reason)
+
 
 class IncidentPropagation(models.Model):
     """The propagation summary of an incident's evidence (monitoring.propagation), refreshed
