@@ -91,6 +91,7 @@ def env() -> dict[str, str]:
         FENGHUO_VAR_DIR=str(REPO / "var" / "bench"),
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="crisis.settings",
     )
     return e
 
