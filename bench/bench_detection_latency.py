@@ -8,6 +8,12 @@ enqueues the task on commit, as in production). The clock runs from just before 
 to the moment each row is visible in the database (polled every 20 ms).
 
     .venv/bin/python bench/bench_detection_latency.py [--trials 20]
+    .venv/bin/python bench/bench_detection_latency.py --feed --interval 20 [--trials 10]
+
+With --feed the burst is not pushed: it appears in a JSON Feed served from a local HTTP
+server in this process, which a polled feed source (its own interval) fetches through the
+real beat dispatch → poll → inbox path; the clock runs from the moment the feed changes.
+Target: one interval + 5 s.
 
 Own database (fenghuo_bench_detection, recreated), Redis db 13, own queue.
 """
@@ -77,6 +83,57 @@ def setup() -> None:
     django.setup()
 
 
+class FeedServer:
+    """A JSON Feed on 127.0.0.1 whose items the bench replaces to simulate new posts."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.items: list[dict[str, object]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = json.dumps(
+                    {
+                        "version": "https://jsonfeed.org/version/1.1",
+                        "title": "bench",
+                        "home_page_url": "https://weibo.com/",
+                        "items": server.items,
+                    },
+                    ensure_ascii=False,
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/feed+json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/feed.json"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def publish(self, posts: list[dict[str, object]]) -> None:
+        """Replace the feed with ``posts`` (normalized-shape dicts) as JSON Feed items."""
+        self.items = [
+            {
+                "id": f"https://weibo.com/1/{p['external_id']}",
+                "url": f"https://weibo.com/1/{p['external_id']}",
+                "content_text": p["text"],
+                "date_published": p["posted_at"],
+                "authors": [{"name": p["author"]["name"]}],  # type: ignore[index]
+            }
+            for p in posts
+        ]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
 def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crisis", *args],
@@ -91,8 +148,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--burst", type=int, default=60)
+    parser.add_argument("--feed", action="store_true", help="burst through a polled JSON Feed")
+    parser.add_argument("--interval", type=int, default=20, help="feed poll interval, seconds")
     options = parser.parse_args()
     setup()
+    feed = FeedServer() if options.feed else None
 
     from django.test import Client
     from django.utils import timezone
@@ -106,6 +166,15 @@ def main() -> None:
         name="bench", slug="bench", kind=Source.Kind.WEBHOOK, platform="weibo"
     )
     services.source_set_token(source=source, token=TOKEN)
+    if feed is not None:
+        services.source_create(
+            name="bench feed",
+            slug="bench-feed",
+            kind=Source.Kind.FEED,
+            platform="weibo",
+            url=feed.url,
+            interval_seconds=options.interval,
+        )
     logs = Path(tempfile.mkdtemp(prefix="fenghuo-bench-detection-logs-"))
     worker = start(
         ["worker", "--loglevel=WARNING", "--concurrency=2", "--without-gossip", "--without-mingle"],
@@ -159,15 +228,18 @@ def main() -> None:
             )
             t0 = time.perf_counter()
             seconds_in_minute.append(posted.second + posted.microsecond / 1e6)
-            response = client.post(
-                "/api/v1/sources/bench/mentions",
-                data=body,
-                content_type="application/json",
-                HTTP_AUTHORIZATION=f"Bearer {TOKEN}",
-            )
-            assert response.status_code == 202, response.content
+            if feed is not None:
+                feed.publish(json.loads(body)["items"])
+            else:
+                response = client.post(
+                    "/api/v1/sources/bench/mentions",
+                    data=body,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {TOKEN}",
+                )
+                assert response.status_code == 202, response.content
             got_alert = got_incident = None
-            deadline = t0 + 60
+            deadline = t0 + 60 + (options.interval if feed is not None else 0)
             while time.perf_counter() < deadline and (got_alert is None or got_incident is None):
                 if got_alert is None and Alert.objects.filter(topic=topic).exists():
                     got_alert = time.perf_counter() - t0
@@ -218,6 +290,9 @@ def main() -> None:
         options.trials - len(incident_s),
     )
     print(f"missed: alert {missed_alerts}, incident {missed_incidents}")
+    if feed is not None:
+        print(f"polled feed, interval {options.interval}s: target alert <= {options.interval + 5}s")
+        feed.close()
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from monitoring.models import (
     MentionTopic,
     Polarity,
     SensitiveTerm,
+    Source,
     Topic,
     TopicBucket,
 )
@@ -89,9 +90,23 @@ def alert_max_age() -> timedelta:
 
 
 def detection_grace() -> timedelta:
-    """A minute is closed this long after it ends, so posts stored a moment late still
-    count in its bucket before the baseline learns it."""
-    return timedelta(seconds=float(_setting("MONITORING_CLOSE_GRACE_SECONDS", 5)))
+    """A minute is closed this long after it ends, so posts stored late still count in its
+    bucket (and are judged, as part of a minute in progress) before the baseline learns it.
+
+    Polled sources deliver a minute's posts up to one poll interval late: a burst posted in
+    the last seconds of a minute reaches the inbox after that minute would otherwise have
+    closed, and would never be judged. So the grace covers the longest enabled poll interval,
+    capped at MONITORING_MAX_CLOSE_GRACE_SECONDS (default 15 min).
+    """
+    base = float(_setting("MONITORING_CLOSE_GRACE_SECONDS", 5))
+    longest = (
+        Source.objects.filter(
+            enabled=True, kind__in=[Source.Kind.FEED, Source.Kind.JSON_API]
+        ).aggregate(longest=Max("interval_seconds"))["longest"]
+        or 0
+    )
+    cap = float(_setting("MONITORING_MAX_CLOSE_GRACE_SECONDS", 900))
+    return timedelta(seconds=min(base + longest, max(cap, base)))
 
 
 # Monitoring's own defaults over monitoring.detection's: the term library weighs terms 1-10
