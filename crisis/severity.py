@@ -16,6 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+# How each signal is named on the timeline (a signal without a label shows its code).
+SIGNAL_LABELS = {
+    "negative_volume": gettext_lazy("negative posts"),
+    "growth": gettext_lazy("growth"),
+    "reach": gettext_lazy("reach"),
+    "high_influence_authors": gettext_lazy("high-influence authors"),
+    "sensitive_hits": gettext_lazy("sensitive-term hits"),
+}
+LEVEL_LABELS = {"moderate": gettext_lazy("moderate"), "severe": gettext_lazy("severe")}
 
 DEFAULTS: dict[str, Any] = {
     # signal -> (moderate threshold, severe threshold, points at or above severe)
@@ -55,6 +67,11 @@ def config() -> dict[str, Any]:
     return merged
 
 
+def _figure(value: float) -> str:
+    """Large counts with thousands separators, ratios as they are (3.5, not 4)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class SignalCrossing:
     signal: str
@@ -71,11 +88,17 @@ class SeverityAssessment:
     type_weight: float
 
     def explain(self) -> str:
-        """One line for the timeline: the score and each signal over its threshold."""
-        parts = [f"score {self.score:.1f} (type weight {self.type_weight:g})"]
+        """One line for the timeline, in the active language (the product's default in a
+        worker): the score and each signal over its threshold."""
+        parts = [
+            _("score %(score)s (type weight %(weight)s)")
+            % {"score": f"{self.score:.1f}", "weight": f"{self.type_weight:g}"}
+        ]
         for c in self.crossings:
-            parts.append(f"{c.signal} {c.value:g} ≥ {c.threshold:g} ({c.level})")
-        return "; ".join(parts)
+            label = SIGNAL_LABELS.get(c.signal, c.signal)
+            level = LEVEL_LABELS.get(c.level, c.level)
+            parts.append(f"{label} {_figure(c.value)} ≥ {_figure(c.threshold)}（{level}）")
+        return "；".join(parts)
 
 
 def _number(value: Any) -> float:

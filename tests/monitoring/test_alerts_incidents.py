@@ -97,8 +97,9 @@ def test_escalation_writes_its_reason_and_never_lowers(topic) -> None:
     incident = watch.incident_refresh_signals(incident_id=incident.pk, now=now)
     assert incident.severity == "severe"
     event = TimelineEvent.objects.get(incident=incident, kind="severity_raised")
-    assert "negative_volume 1200 ≥ 1000 (severe)" in event.reason
-    assert "reach 1.2e+07 ≥ 1e+07 (severe)" in event.reason
+    # in the product's language: which signal crossed which threshold, at which level
+    assert "负面帖数 1,200 ≥ 1,000（重大）" in event.reason
+    assert "覆盖 12,000,000 ≥ 10,000,000（重大）" in event.reason
     # the burst is over, the signals drop: severity stays
     TopicBucket.objects.all().delete()
     incident = watch.incident_refresh_signals(incident_id=incident.pk, now=now + timedelta(hours=1))
