@@ -691,6 +691,30 @@ def milestone_meet(
     return row
 
 
+# Milestones met by publishing something: recorded by hand, they need the link to it.
+STATEMENT_MILESTONES = frozenset(
+    {"initial_statement", "detailed_reply", "complete_plan", "progress_update"}
+)
+
+
+def milestone_record_by_hand(
+    *,
+    incident: Incident,
+    kind: str,
+    actor: User,
+    evidence_url: str | None,
+    note: str = "",
+    now: datetime | None = None,
+) -> SlaMilestone | None:
+    """A person records a milestone met outside the console (until the response app publishes
+    statements itself). A statement milestone needs the link to what was published."""
+    if kind in STATEMENT_MILESTONES and not evidence_url:
+        raise IncidentError(_("Recording a statement by hand needs the link to it."))
+    return milestone_meet(
+        incident=incident, kind=kind, actor=actor, evidence_url=evidence_url, note=note, now=now
+    )
+
+
 def incident_record_statement(
     *,
     incident: Incident,

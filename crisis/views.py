@@ -367,16 +367,10 @@ def incident_milestone(request: HtmxHttpRequest, incident_id: int) -> HttpRespon
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return _back(request, incident)
-    kind = form.cleaned_data["kind"]
-    if kind in ("initial_statement", "detailed_reply", "complete_plan", "progress_update") and (
-        not form.cleaned_data["evidence_url"]
-    ):
-        messages.error(request, _("Recording a statement by hand needs the link to it."))
-        return _back(request, incident)
     try:
-        row = services.milestone_meet(
+        row = services.milestone_record_by_hand(
             incident=incident,
-            kind=kind,
+            kind=form.cleaned_data["kind"],
             actor=_actor(request),
             evidence_url=form.cleaned_data["evidence_url"] or None,
             note=form.cleaned_data["note"],

@@ -141,3 +141,28 @@ def test_two_concurrent_scanners_page_exactly_once(
         kind__in=["monitoring_started", "scope_confirmed", "initial_statement"],
         breached_at__isnull=True,
     ).exists()
+
+
+def test_statement_recorded_by_hand_needs_its_link(db: Any, manager: User) -> None:
+    incident = open_incident()
+    with pytest.raises(services.IncidentError, match="链接"):
+        services.milestone_record_by_hand(
+            incident=incident, kind="initial_statement", actor=manager, evidence_url=None
+        )
+    assert not SlaMilestone.objects.filter(incident=incident, met_at__isnull=False).exists()
+    row = services.milestone_record_by_hand(
+        incident=incident,
+        kind="initial_statement",
+        actor=manager,
+        evidence_url="https://weibo.com/brand/statement",
+        now=T0 + timedelta(hours=1),
+    )
+    assert row is not None and row.evidence_url == "https://weibo.com/brand/statement"
+    # scope confirmation is not a publication: no link needed
+    assert services.milestone_record_by_hand(
+        incident=incident,
+        kind="scope_confirmed",
+        actor=manager,
+        evidence_url=None,
+        now=T0 + timedelta(hours=1),
+    )
