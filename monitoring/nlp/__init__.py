@@ -11,11 +11,11 @@ per process, on first use. The one entry point ingest needs is :func:`analyze_ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .crisis_type import CRISIS_TYPES, classify_crisis_type
-from .keywords import add_user_terms, extract_keywords, tokenize
+from .keywords import add_user_terms, extract_keywords, extract_keywords_many, tokenize
 from .sentiment import (
     NEGATIVE_BELOW,
     POSITIVE_FROM,
@@ -35,6 +35,7 @@ __all__ = [
     "analyze_text",
     "classify_crisis_type",
     "extract_keywords",
+    "extract_keywords_many",
     "get_sentiment_engine",
     "normalize",
     "own_words",
@@ -56,33 +57,29 @@ class Analysis:
     crisis_type: str | None  # one of CRISIS_TYPES, or None
 
 
-def _analyze_normalized(norm: str, score: Callable[[str], float]) -> Analysis:
-    if not norm:
-        return Analysis(sentiment=0.5, polarity="neutral", keywords=[], crisis_type=None)
-    sentiment = score(norm)
-    return Analysis(
-        sentiment=sentiment,
-        polarity=polarity(sentiment),
-        keywords=extract_keywords(norm, KEYWORDS_PER_TEXT, normalized=True),
-        crisis_type=classify_crisis_type(norm, sentiment=sentiment, normalized=True),
-    )
-
-
-def _scorer(engine: str | None) -> Callable[[str], float]:
-    # Each text is normalised once and the normalised text goes to every stage.
-    return get_sentiment_engine(engine).score_normalized
-
-
 def analyze_text(text: str, *, engine: str | None = None) -> Analysis:
     """Analyse one post. ``engine``: "fenghuo" (default) or "snownlp"; when omitted, the
     ``SENTIMENT_ENGINE`` environment variable decides."""
-    return _analyze_normalized(normalize(text or ""), _scorer(engine))
+    return analyze_many([text], engine=engine)[0]
 
 
 def analyze_many(texts: Iterable[str], *, engine: str | None = None) -> list[Analysis]:
-    """Analyse posts in order; resolves the engine once for the whole batch."""
-    score = _scorer(engine)
-    return [_analyze_normalized(normalize(t or ""), score) for t in texts]
+    """Analyse posts in order. Each text is normalised once; sentiment and keywords are
+    computed for the whole batch at once (vectorised), which is what makes ingest fast."""
+    norms = [normalize(t or "") for t in texts]
+    sentiments = get_sentiment_engine(engine).score_many(norms)
+    keywords = extract_keywords_many(norms, KEYWORDS_PER_TEXT)
+    return [
+        Analysis(
+            sentiment=sentiment,
+            polarity=polarity(sentiment),
+            keywords=words,
+            crisis_type=classify_crisis_type(norm, sentiment=sentiment, normalized=True),
+        )
+        if norm
+        else Analysis(sentiment=0.5, polarity="neutral", keywords=[], crisis_type=None)
+        for norm, sentiment, words in zip(norms, sentiments, keywords, strict=True)
+    ]
 
 
 def warm_up(engine: str | None = None) -> None:

@@ -18,10 +18,12 @@ import logging
 import os
 import re
 import threading
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
+from .grams import GramTable, code_points, pack, packed_grams
 from .text import EMOJI_RE, normalize
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "add_user_terms",
     "clear_user_terms",
     "extract_keywords",
+    "extract_keywords_many",
     "tokenize",
     "user_terms",
 ]
@@ -72,6 +75,7 @@ _LATIN_RE = re.compile(r"[a-z0-9+#]*[a-z][a-z0-9+#]*(?:[_\-][a-z0-9+#]+)*")
 
 _lock = threading.RLock()
 _idf: dict[str, float] | None = None
+_idf_table: GramTable | None = None
 _median_idf = 11.95
 # normalised term -> display form as the analyst typed it
 _user_terms: dict[str, str] = {}
@@ -224,46 +228,94 @@ def tokenize(text: str, *, hmm: bool = True) -> list[str]:
     return [tok for tok in jieba.lcut(norm, HMM=hmm) if tok.strip()]
 
 
+def _candidate_table() -> GramTable:
+    """The candidate words as packed keys (16 bits per character: they are all BMP Han)."""
+    global _idf_table
+    table = _idf_table
+    if table is None:
+        idf = _idf if _idf is not None else _load_idf()
+        with _lock:
+            table = _idf_table
+            if table is None:
+                words = list(idf)
+                keys = np.fromiter((pack(w, 16) for w in words), dtype=np.uint64, count=len(words))
+                table = GramTable(keys, np.fromiter(idf.values(), dtype=np.float64))
+                _idf_table = table
+    return table
+
+
+def _dictionary_hits(texts: Sequence[str]) -> list[dict[str, int]]:
+    """Per text, each candidate word among the 2-4 character n-grams of its Chinese runs,
+    with its count, in the order ``[run[i:i+n] for run in runs for n in 2..4 for i]`` first
+    meets it (so equal scores rank as they always have)."""
+    table = _candidate_table()
+    codes, starts = code_points(texts)
+    han = ((codes >= 0x3400) & (codes <= 0x4DBF)) | ((codes >= 0x4E00) & (codes <= 0x9FFF))
+    run_start = han.copy()
+    run_start[1:] &= ~han[:-1]
+    run_ids = np.cumsum(run_start)
+    found_pos: list[np.ndarray] = []
+    found_len: list[np.ndarray] = []
+    for n, positions, keys in packed_grams(codes, _LENGTHS, bits=16, valid=han):
+        hit = positions[table.contains(keys)]
+        found_pos.append(hit)
+        found_len.append(np.full(hit.size, n, dtype=np.int64))
+    result: list[dict[str, int]] = [{} for _ in texts]
+    pos = np.concatenate(found_pos)
+    if not pos.size:
+        return result
+    length = np.concatenate(found_len)
+    order = np.lexsort((pos, length, run_ids[pos]))
+    pos, length = pos[order], length[order]
+    docs = np.searchsorted(starts, pos, side="right") - 1
+    offsets = pos - starts[docs]
+    for doc, offset, n in zip(docs.tolist(), offsets.tolist(), length.tolist(), strict=True):
+        counts = result[doc]
+        word = texts[doc][offset : offset + n]
+        counts[word] = counts.get(word, 0) + 1
+    return result
+
+
 def extract_keywords(text: str, top_k: int = 5, *, normalized: bool = False) -> list[str]:
     """The ``top_k`` most distinctive words of ``text`` by TF-IDF, best first.
 
     Stop words, punctuation, emoji codes, single characters and numbers are never returned;
     user terms are returned whole in the form they were registered in.
     """
-    if top_k <= 0:
-        return []
-    norm = text if normalized else normalize(text)
-    if not norm:
-        return []
-    if "[" in norm:
-        norm = EMOJI_RE.sub(" ", norm)
+    return extract_keywords_many([text if normalized else normalize(text)], top_k)[0]
+
+
+def extract_keywords_many(norms: Sequence[str], top_k: int = 5) -> list[list[str]]:
+    """:func:`extract_keywords` of each already-normalised text, in one vectorised pass."""
+    if top_k <= 0 or not norms:
+        return [[] for _ in norms]
     idf = _idf if _idf is not None else _load_idf()
-
-    scores: dict[str, float] = {}
     pattern = _user_pattern()
-    if pattern is not None and (found := pattern.findall(norm)):
-        for term in found:
-            display = _user_terms[term]
-            scores[display] = scores.get(display, 0.0) + _median_idf
-        # Blank the terms out so that their pieces (多肉, 葡萄) cannot be proposed on their own.
-        norm = pattern.sub(" ", norm)
+    texts: list[str] = []
+    scores: list[dict[str, float]] = []
+    for norm in norms:
+        found: dict[str, float] = {}
+        if "[" in norm:
+            norm = EMOJI_RE.sub(" ", norm)
+        if pattern is not None and (terms := pattern.findall(norm)):
+            for term in terms:
+                display = _user_terms[term]
+                found[display] = found.get(display, 0.0) + _median_idf
+            # Blank the terms out so that their pieces (多肉, 葡萄) cannot be proposed alone.
+            norm = pattern.sub(" ", norm)
+        texts.append(norm)
+        scores.append(found)
+    for found, text, hits in zip(scores, texts, _dictionary_hits(texts), strict=True):
+        for word, count in hits.items():
+            found[word] = found.get(word, 0.0) + count * idf[word]
+        for tok in _LATIN_RE.findall(text):
+            if tok in _LATIN_STOP or tok.isdigit():
+                continue
+            found[tok] = found.get(tok, 0.0) + _median_idf
+    return [_rank(found, top_k) for found in scores]
 
-    # Every 2-4 character n-gram of every Chinese run, looked up in the candidate table; the
-    # comprehension, filter and Counter keep the per-n-gram work in C.
-    grams = [
-        run[i : i + n]
-        for run in _HAN_RUN_RE.findall(norm)
-        for n in _LENGTHS
-        for i in range(len(run) - n + 1)
-    ]
-    for word, count in Counter(filter(idf.__contains__, grams)).items():
-        scores[word] = scores.get(word, 0.0) + count * idf[word]
 
-    for tok in _LATIN_RE.findall(norm):
-        if tok in _LATIN_STOP or tok.isdigit():
-            continue
-        scores[tok] = scores.get(tok, 0.0) + _median_idf
-
+def _rank(scores: dict[str, float], top_k: int) -> list[str]:
     if not scores:
         return []
     # sorted() is stable, so equal scores keep first-occurrence order.

@@ -1,8 +1,9 @@
 """Sentiment scoring: the Fenghuo model (default) and SnowNLP as a baseline engine.
 
-Inference is plain Python over an explicit n-gram -> weight dictionary loaded from a gzipped
-JSON file (format in docs/sentiment.md). It imports nothing from scikit-learn, numpy or pickle,
-so loading a model file can never execute code.
+The model is an explicit n-gram -> weight dictionary loaded from a gzipped JSON file (format
+in docs/sentiment.md); nothing from scikit-learn or pickle is involved, so loading a model file
+can never execute code. Scoring is vectorised with numpy over a batch of texts (grams.py):
+ingest scores a thousand posts in one call.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 from typing import Any, Protocol
 
-from .text import NORMALIZATION, features, normalize
+import numpy as np
+
+from .grams import GramTable, code_points, pack, packed_grams
+from .text import EMOJI_RE, END_CHARS, END_PREFIX, NORMALIZATION, normalize, split_emoji
 
 __all__ = [
     "DEFAULT_ENGINE",
@@ -65,11 +68,23 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+# Code points per key in the packed n-gram table: every Unicode code point fits in 21 bits, so
+# an n-gram of up to three characters is one 64-bit key (see grams.py).
+_KEY_BITS = 21
+_END_CODE = ord(END_PREFIX)
+
+
 @dataclass(frozen=True)
 class SentimentModel:
-    """A loaded model: ``sigmoid(scale * (bias + sum(w) / sqrt(n) - threshold))``."""
+    """A loaded model: ``sigmoid(scale * (bias + sum(w) / sqrt(n) - threshold))``.
 
-    weights: dict[str, float]
+    The weights of the character n-grams and the end features live in a :class:`GramTable`
+    (packed keys); emoji tokens, which are longer, in a small dict. Scoring computes exactly
+    the features :func:`.text.features` defines, for a whole batch at once.
+    """
+
+    table: GramTable
+    tokens: dict[str, float]
     bias: float
     scale: float
     threshold: float
@@ -77,22 +92,82 @@ class SentimentModel:
     ngram_hi: int
     header: dict[str, Any]
 
+    @property
+    def vocab_size(self) -> int:
+        return self.table.size + len(self.tokens)
+
+    def raw_scores(self, norms: Sequence[str]) -> np.ndarray:
+        """``bias + sum(w) / sqrt(n)`` of each normalised text (bias alone for an empty one)."""
+        count = len(norms)
+        if not count:
+            return np.zeros(0)
+        plains: list[str] = []
+        tails: list[str] = []
+        token_sum = np.zeros(count)
+        token_count = np.zeros(count)
+        tokens = self.tokens
+        for i, norm in enumerate(norms):
+            plain, emoji = split_emoji(norm)
+            if emoji:
+                token_sum[i] = sum(tokens.get(code, 0.0) for code in emoji)
+                token_count[i] = len(emoji)
+            plains.append(plain)
+            tails.append(plain.rstrip()[-END_CHARS:])
+        keys: list[np.ndarray] = []
+        docs: list[np.ndarray] = []
+        codes, starts = code_points(plains)
+        lengths = range(self.ngram_lo, self.ngram_hi + 1)
+        for _n, positions, packed in packed_grams(codes, lengths, bits=_KEY_BITS):
+            keys.append(packed)
+            docs.append(np.searchsorted(starts, positions, side="right") - 1)
+        # End features: END_PREFIX followed by a unigram or bigram of the tail.
+        codes, starts = code_points(tails)
+        for _n, positions, packed in packed_grams(codes, (1, 2), bits=_KEY_BITS):
+            keys.append((packed << np.uint64(_KEY_BITS)) | np.uint64(_END_CODE))
+            docs.append(np.searchsorted(starts, positions, side="right") - 1)
+        all_keys = np.concatenate(keys)
+        all_docs = np.concatenate(docs)
+        total = np.bincount(all_docs, weights=self.table.lookup(all_keys), minlength=count)
+        n = np.bincount(all_docs, minlength=count) + token_count
+        return self.bias + (total + token_sum) / np.sqrt(np.maximum(n, 1))
+
     def raw_score(self, norm: str) -> float:
-        grams = features(norm, self.ngram_lo, self.ngram_hi)
-        # map(dict.get, grams, repeat(0.0)) keeps the per-n-gram loop in C with one lookup per
-        # n-gram; this is the hot path of ingest.
-        total = sum(map(self.weights.get, grams, repeat(0.0)))
-        return self.bias + total / math.sqrt(len(grams) or 1)
+        return float(self.raw_scores([norm])[0])
+
+    def score_many(self, norms: Sequence[str]) -> list[float]:
+        """Probability that each already-normalised text is positive (0.5 for empty text)."""
+        raw = self.raw_scores(norms)
+        return [
+            _sigmoid(self.scale * (r - self.threshold)) if norm else 0.5
+            for norm, r in zip(norms, raw.tolist(), strict=True)
+        ]
 
     def score_normalized(self, norm: str) -> float:
         """Probability that already-normalised text is positive."""
-        if not norm:
-            return 0.5
-        return _sigmoid(self.scale * (self.raw_score(norm) - self.threshold))
+        return self.score_many([norm])[0]
 
     def score(self, text: str) -> float:
         """Probability that ``text`` is positive (>= 0.5 means positive)."""
         return self.score_normalized(normalize(text))
+
+
+def _weight_table(weights: dict[str, Any], path: Path) -> tuple[GramTable, dict[str, float]]:
+    """Split the model's feature -> weight object into packed n-grams and emoji tokens."""
+    keys: list[int] = []
+    values: list[float] = []
+    tokens: dict[str, float] = {}
+    for feature, weight in weights.items():
+        if not isinstance(feature, str) or not isinstance(weight, int | float):
+            raise ModelFormatError(f"{path}: weights must map features to numbers")
+        if EMOJI_RE.fullmatch(feature):
+            tokens[feature] = float(weight)
+            continue
+        key = pack(feature, _KEY_BITS) if len(feature) <= 3 else 0
+        if not key:
+            raise ModelFormatError(f"{path}: feature {feature!r} is not one this code computes")
+        keys.append(key)
+        values.append(float(weight))
+    return GramTable(np.array(keys, dtype=np.uint64), np.array(values)), tokens
 
 
 def load_model(path: str | os.PathLike[str]) -> SentimentModel:
@@ -120,8 +195,10 @@ def load_model(path: str | os.PathLike[str]) -> SentimentModel:
     if not isinstance(weights, dict):
         raise ModelFormatError(f"{p}: weights must be an object of n-gram -> number")
     lo, hi = header["features"]["char_ngram_range"]
+    table, tokens = _weight_table(weights, p)
     return SentimentModel(
-        weights={str(k): float(v) for k, v in weights.items()},
+        table=table,
+        tokens=tokens,
         bias=float(header["bias"]),
         scale=float(header["scale"]),
         threshold=float(header["threshold"]),
@@ -171,6 +248,10 @@ class SentimentEngine(Protocol):
         """The same for text already passed through :func:`normalize`."""
         ...
 
+    def score_many(self, norms: Sequence[str]) -> list[float]:
+        """:meth:`score_normalized` of each text, in order."""
+        ...
+
 
 class FenghuoEngine:
     name = "fenghuo"
@@ -190,6 +271,9 @@ class FenghuoEngine:
     def score_normalized(self, norm: str) -> float:
         return self.model.score_normalized(norm)
 
+    def score_many(self, norms: Sequence[str]) -> list[float]:
+        return self.model.score_many(norms)
+
 
 class SnowNLPEngine:
     """SnowNLP's bundled Naive Bayes (trained on shopping reviews): a baseline, and slow."""
@@ -205,6 +289,9 @@ class SnowNLPEngine:
         from snownlp import SnowNLP  # imported lazily: it loads its own model files on import
 
         return float(SnowNLP(norm).sentiments)
+
+    def score_many(self, norms: Sequence[str]) -> list[float]:
+        return [self.score_normalized(norm) for norm in norms]
 
 
 ENGINES: dict[str, Callable[[], SentimentEngine]] = {

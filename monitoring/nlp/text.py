@@ -12,6 +12,7 @@ import unicodedata
 
 __all__ = [
     "EMOJI_RE",
+    "END_CHARS",
     "END_PREFIX",
     "NORMALIZATION",
     "char_ngrams",
@@ -44,7 +45,7 @@ _EMPTY_REPOST = frozenset({"", "转发微博", "轉發微博", "repost", "转发
 # Prefix of the "how the post ends" features. \x01 cannot survive normalisation, so these can
 # never collide with an n-gram of real text.
 END_PREFIX = "\x01"
-_END_CHARS = 8
+END_CHARS = 8
 
 
 def own_words(text: str) -> str:
@@ -123,7 +124,7 @@ def features(norm: str, lo: int = 1, hi: int = 3) -> list[str]:
     grams = char_ngrams(plain, lo, hi)
     if codes:
         grams.extend(codes)
-    tail = plain.rstrip()[-_END_CHARS:]
+    tail = plain.rstrip()[-END_CHARS:]
     size = len(tail)
     grams.extend([END_PREFIX + c for c in tail])
     grams.extend([END_PREFIX + tail[i : i + 2] for i in range(size - 1)])
