@@ -148,6 +148,7 @@ def main() -> None:
     with app.connection_for_write() as conn, contextlib.suppress(Exception):
         conn.default_channel.queue_purge(QUEUE)
 
+    (REPO / "var").mkdir(exist_ok=True)
     log = open(REPO / "var" / "bench-worker.log", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [

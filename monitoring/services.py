@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from monitoring import watch
@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 _STORE_LOCK_KEY = 0x46_48_4D_4F  # "FHMO"
 _EMPTY_TEXT_HASH = fingerprint("").exact
 _MASK16 = 0xFFFF
+_MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -730,7 +731,7 @@ def mentions_store(
             if not parent_ext and p.parent_name:
                 parent_ext = parents.get((item.platform, p.parent_name, p.parent_hash), "")
                 root_ext = parents.get((item.platform, p.root_name, p.root_hash), "") or root_ext
-            cluster = clusters.get(item.key)
+            cluster_id = clusters.get(item.key)
             to_create.append(
                 {
                     "platform": item.platform,
@@ -745,7 +746,7 @@ def mentions_store(
                     "repost_root_name": "" if root_ext else p.root_name,
                     "simhash": p.simhash,
                     "text_hash": p.text_hash,
-                    "cluster_id": cluster.pk if cluster is not None else None,
+                    "cluster_id": cluster_id,
                     "corrected_at": None,
                     **_item_values(item),
                     **analysis[item.key],
@@ -788,142 +789,192 @@ def mentions_store(
     return result
 
 
-def _assign_clusters(
-    new: list[_Prepared], *, now: datetime
-) -> dict[tuple[str, str], MentionCluster]:
-    """Find or create the near-duplicate cluster of each new mention (under the lock).
+@dataclass(eq=False)
+class _Cluster:
+    """A near-duplicate cluster as the store works with it (cheaper than a model instance)."""
 
-    Exact fingerprint first (any age), then SimHash bands among clusters seen within
-    MONITORING_CLUSTER_WINDOW_HOURS, verified by Hamming distance. Updates sizes.
+    pk: int | None
+    text_hash: str
+    simhash: int  # signed, as stored
+    joined: int = 0  # new members from this chunk
+
+
+def _assign_clusters(new: list[_Prepared], *, now: datetime) -> dict[tuple[str, str], int]:
+    """Find or create the near-duplicate cluster of each new mention (under the lock), and
+    return the cluster id of each.
+
+    Exact fingerprint first (any age), then SimHash: a cluster seen within
+    MONITORING_CLUSTER_WINDOW_HOURS that shares one of the four 16-bit bands and lies within
+    NEAR_DUPLICATE_DISTANCE bits. A shared band is certain up to 3 bits apart and likely
+    beyond (docs/monitoring.md); the distance is checked in the database, so only real
+    matches come back.
     """
     clusterable = [p for p in new if p.text_hash != _EMPTY_TEXT_HASH]
     if not clusterable:
         return {}
     by_hash = {
-        c.text_hash: c
-        for c in MentionCluster.objects.filter(text_hash__in={p.text_hash for p in clusterable})
+        text_hash: _Cluster(pk, text_hash, simhash)
+        for pk, text_hash, simhash in MentionCluster.objects.filter(
+            text_hash__in={p.text_hash for p in clusterable}
+        ).values_list("pk", "text_hash", "simhash")
     }
     unmatched = [p for p in clusterable if p.text_hash not in by_hash]
-    band_index: list[dict[int, list[MentionCluster]]] = [{}, {}, {}, {}]
+    stored = _stored_neighbours(unmatched, now=now) if unmatched else {}
+    known: dict[int, _Cluster] = {c.pk: c for c in by_hash.values() if c.pk is not None}
+    band_index: list[dict[int, list[_Cluster]]] = [{}, {}, {}, {}]
 
-    def index(cluster: MentionCluster) -> None:
-        for i, band in enumerate(_bands(cluster.simhash & 0xFFFFFFFFFFFFFFFF)):
-            band_index[i].setdefault(band, []).append(cluster)
-
-    if unmatched:
-        wanted = [set(), set(), set(), set()]  # type: list[set[int]]
-        for p in unmatched:
-            for i, band in enumerate(_bands(p.simhash & 0xFFFFFFFFFFFFFFFF)):
-                wanted[i].add(band)
-        window = timedelta(hours=float(_setting("MONITORING_CLUSTER_WINDOW_HOURS", 72)))
-        candidates = MentionCluster.objects.filter(
-            Q(band0__in=wanted[0])
-            | Q(band1__in=wanted[1])
-            | Q(band2__in=wanted[2])
-            | Q(band3__in=wanted[3]),
-            last_seen_at__gte=now - window,
-        )
-        known = {c.pk: c for c in by_hash.values()}
-        for candidate in candidates:
-            # One Python object per row, or two copies would each count their own size.
-            index(known.setdefault(candidate.pk, candidate))
-
-    assigned: dict[tuple[str, str], MentionCluster] = {}
-    fresh: list[MentionCluster] = []
+    assigned: dict[tuple[str, str], _Cluster] = {}
+    fresh: list[_Cluster] = []
     for p in clusterable:
-        cluster: MentionCluster | None = by_hash.get(p.text_hash)
+        cluster = by_hash.get(p.text_hash)
         if cluster is None:
-            cluster = _nearest(p.simhash, band_index)
+            candidates = [
+                known.setdefault(pk, _Cluster(pk, text_hash, simhash))
+                for pk, text_hash, simhash in stored.get(p.text_hash, ())
+            ]
+            # Clusters this chunk has created so far, found through the same bands.
+            for i, band in enumerate(_bands(p.simhash & _MASK64)):
+                candidates.extend(band_index[i].get(band, ()))
+            cluster = _nearest(p.simhash, candidates)
         if cluster is None:
-            simhash = p.simhash & 0xFFFFFFFFFFFFFFFF
-            b0, b1, b2, b3 = _bands(simhash)
-            cluster = MentionCluster(
-                text_hash=p.text_hash,
-                simhash=p.simhash,
-                band0=b0,
-                band1=b1,
-                band2=b2,
-                band3=b3,
-                size=0,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
+            cluster = _Cluster(None, p.text_hash, p.simhash)
             fresh.append(cluster)
-            index(cluster)
+            for i, band in enumerate(_bands(p.simhash & _MASK64)):
+                band_index[i].setdefault(band, []).append(cluster)
         by_hash.setdefault(p.text_hash, cluster)
-        cluster.size += 1
-        cluster.last_seen_at = now
+        cluster.joined += 1
         assigned[p.item.key] = cluster
-    fresh_ids = {id(c) for c in fresh}
-    grown: dict[int, tuple[MentionCluster, int]] = {}
-    for cluster in assigned.values():
-        if id(cluster) not in fresh_ids:
-            _obj, count = grown.get(id(cluster), (cluster, 0))
-            grown[id(cluster)] = (cluster, count + 1)
-    _write_clusters(fresh, list(grown.values()), now=now)
-    return assigned
+    _write_clusters(fresh, [c for c in known.values() if c.joined], now=now)
+    return {key: cluster.pk for key, cluster in assigned.items() if cluster.pk is not None}
 
 
-def _write_clusters(
-    fresh: list[MentionCluster], grown: list[tuple[MentionCluster, int]], *, now: datetime
-) -> None:
-    """Insert new clusters (their ids are set) and add the new members to existing ones."""
-    if connection.vendor != "postgresql":
-        if fresh:
-            MentionCluster.objects.bulk_create(fresh)
-        if grown:
-            MentionCluster.objects.bulk_update([c for c, _n in grown], ["size", "last_seen_at"])
-        return
-    table = MentionCluster._meta.db_table
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        if fresh:
-            values = b",".join(
-                raw.mogrify(
-                    "(%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                    (
-                        c.text_hash,
-                        c.simhash,
-                        c.band0,
-                        c.band1,
-                        c.band2,
-                        c.band3,
-                        c.size,
-                        c.first_seen_at,
-                        c.last_seen_at,
-                    ),
+def _stored_neighbours(
+    items: list[_Prepared], *, now: datetime
+) -> dict[str, list[tuple[int, str, int]]]:
+    """text_hash -> (id, text_hash, simhash) of the recent stored clusters within
+    NEAR_DUPLICATE_DISTANCE of that item's SimHash that share a band with it."""
+    window = now - timedelta(hours=float(_setting("MONITORING_CLUSTER_WINDOW_HOURS", 72)))
+    wanted = {p.text_hash: p.simhash for p in items}
+    found: dict[str, list[tuple[int, str, int]]] = {}
+    if connection.vendor == "postgresql":
+        table = MentionCluster._meta.db_table
+        bands = [_bands(h & _MASK64) for h in wanted.values()]
+        # One index probe per band and item; the distance is checked in the database
+        # (bit_count needs PostgreSQL 14), so candidates that only share a band stay there.
+        probes = " UNION ".join(
+            f"SELECT q.k, c.id, c.text_hash, c.simhash FROM q JOIN {table} c "  # noqa: S608
+            f"ON c.band{i} = q.b{i} WHERE c.last_seen_at >= %(window)s "
+            "AND bit_count((c.simhash # q.h)::bit(64)) <= %(distance)s"
+            for i in range(4)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH q(k, h, b0, b1, b2, b3) AS (SELECT * FROM unnest(%(keys)s::varchar[], "  # noqa: S608
+                "%(hashes)s::bigint[], %(b0)s::int[], %(b1)s::int[], %(b2)s::int[], "
+                f"%(b3)s::int[])) {probes}",
+                {
+                    "keys": list(wanted),
+                    "hashes": list(wanted.values()),
+                    **{f"b{i}": [b[i] for b in bands] for i in range(4)},
+                    "window": window,
+                    "distance": NEAR_DUPLICATE_DISTANCE,
+                },
+            )
+            for key, pk, text_hash, simhash in cursor.fetchall():
+                found.setdefault(key, []).append((pk, text_hash, simhash))
+        return found
+    # Other databases: fetch the band matches and check the distance here.
+    band_sets: list[set[int]] = [set(), set(), set(), set()]
+    for simhash in wanted.values():
+        for i, band in enumerate(_bands(simhash & _MASK64)):
+            band_sets[i].add(band)
+    rows = MentionCluster.objects.filter(
+        Q(band0__in=band_sets[0])
+        | Q(band1__in=band_sets[1])
+        | Q(band2__in=band_sets[2])
+        | Q(band3__in=band_sets[3]),
+        last_seen_at__gte=window,
+    ).values_list("pk", "text_hash", "simhash", "band0", "band1", "band2", "band3")
+    for pk, text_hash, simhash, *stored_bands in rows:
+        for key, item_hash in wanted.items():
+            if hamming(simhash, item_hash) <= NEAR_DUPLICATE_DISTANCE and any(
+                a == b for a, b in zip(stored_bands, _bands(item_hash & _MASK64), strict=True)
+            ):
+                found.setdefault(key, []).append((pk, text_hash, simhash))
+    return found
+
+
+def _write_clusters(fresh: list[_Cluster], grown: list[_Cluster], *, now: datetime) -> None:
+    """Insert the new clusters (setting their ids) and add new members to stored ones."""
+    if fresh:
+        bands = [_bands(c.simhash & _MASK64) for c in fresh]
+        if connection.vendor == "postgresql":
+            table = MentionCluster._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (text_hash, simhash, band0, band1, band2, band3, "  # noqa: S608
+                    "size, first_seen_at, last_seen_at) SELECT t, h, b0, b1, b2, b3, n, %s, %s "
+                    "FROM unnest(%s::varchar[], %s::bigint[], %s::int[], %s::int[], "
+                    "%s::int[], %s::int[], %s::int[]) AS v(t, h, b0, b1, b2, b3, n) "
+                    "RETURNING id, text_hash",
+                    [
+                        now,
+                        now,
+                        [c.text_hash for c in fresh],
+                        [c.simhash for c in fresh],
+                        *([b[i] for b in bands] for i in range(4)),
+                        [c.joined for c in fresh],
+                    ],
                 )
-                for c in fresh
-            ).decode()
-            # Table and column names are ours; every value was escaped by mogrify.
-            cursor.execute(
-                f"INSERT INTO {table} (text_hash, simhash, band0, band1, band2, band3, size, "  # noqa: S608
-                f"first_seen_at, last_seen_at) VALUES {values} RETURNING id"
-            )
-            for cluster, (pk,) in zip(fresh, cursor.fetchall(), strict=True):
-                cluster.pk = pk
-        if grown:
-            # An increment, not the size computed here: correct even without the lock.
-            values = b",".join(
-                raw.mogrify("(%s::bigint,%s::integer)", (c.pk, n)) for c, n in grown
-            ).decode()
-            cursor.execute(
-                f"UPDATE {table} AS c SET size = c.size + v.n, last_seen_at = %s "  # noqa: S608
-                f"FROM (VALUES {values}) AS v(id, n) WHERE c.id = v.id",
-                [now],
-            )
+                ids = dict((text_hash, pk) for pk, text_hash in cursor.fetchall())
+            for cluster in fresh:
+                cluster.pk = ids[cluster.text_hash]
+        else:
+            rows = [
+                MentionCluster(
+                    text_hash=c.text_hash,
+                    simhash=c.simhash,
+                    band0=b[0],
+                    band1=b[1],
+                    band2=b[2],
+                    band3=b[3],
+                    size=c.joined,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                )
+                for c, b in zip(fresh, bands, strict=True)
+            ]
+            MentionCluster.objects.bulk_create(rows)
+            for cluster, row in zip(fresh, rows, strict=True):
+                cluster.pk = row.pk
+    if grown:
+        table = MentionCluster._meta.db_table
+        with connection.cursor() as cursor:
+            # An increment, not a size computed here: correct even without the lock.
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"UPDATE {table} AS c SET size = c.size + v.n, last_seen_at = %s "  # noqa: S608
+                    "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE c.id = v.id",
+                    [now, [c.pk for c in grown], [c.joined for c in grown]],
+                )
+            else:
+                joined = Case(
+                    *(When(pk=c.pk, then=Value(c.joined)) for c in grown),
+                    output_field=IntegerField(),
+                )
+                MentionCluster.objects.filter(pk__in=[c.pk for c in grown]).update(
+                    size=F("size") + joined, last_seen_at=now
+                )
 
 
-def _nearest(
-    simhash: int, band_index: list[dict[int, list[MentionCluster]]]
-) -> MentionCluster | None:
-    best: MentionCluster | None = None
-    best_distance = NEAR_DUPLICATE_DISTANCE + 1
-    for i, band in enumerate(_bands(simhash & 0xFFFFFFFFFFFFFFFF)):
-        for cluster in band_index[i].get(band, ()):
-            distance = hamming(simhash, cluster.simhash)
-            if distance < best_distance:
-                best, best_distance = cluster, distance
+def _nearest(simhash: int, candidates: Iterable[_Cluster]) -> _Cluster | None:
+    """The candidate closest to ``simhash`` within NEAR_DUPLICATE_DISTANCE (ties: oldest)."""
+    best: _Cluster | None = None
+    best_rank = (NEAR_DUPLICATE_DISTANCE + 1, 0)
+    for cluster in candidates:
+        rank = (hamming(simhash, cluster.simhash), cluster.pk or 1 << 62)
+        if rank < best_rank:
+            best, best_rank = cluster, rank
     return best
 
 

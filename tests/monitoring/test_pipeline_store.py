@@ -169,3 +169,59 @@ def test_inbox_process_chunks_and_is_idempotent() -> None:
     again = services.inbox_process(raw_item_id=raw.pk, chunk_size=7)
     assert again is not None and again.created == 0 and again.unchanged == 25
     assert Mention.objects.count() == 25
+
+
+def _with_simhashes(monkeypatch: pytest.MonkeyPatch, hashes: dict[str, int]) -> None:
+    """Give chosen texts chosen SimHash values (the exact fingerprint stays per text)."""
+    from monitoring.ingest import Fingerprint, fingerprint
+
+    def chosen(text: str) -> Fingerprint:
+        real = fingerprint(text)
+        return Fingerprint(simhash=hashes.get(text, real.simhash), exact=real.exact)
+
+    monkeypatch.setattr(services, "fingerprint", chosen)
+
+
+def _flip(value: int, *bits: int) -> int:
+    for bit in bits:
+        value ^= 1 << bit
+    return value
+
+
+def test_near_duplicates_by_simhash_distance_and_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = 0x0123_4567_89AB_CDEF
+    hashes = {
+        "seed": base,
+        # 3 bits apart, one in each of three bands: always found (one band is untouched)
+        "d3": _flip(base, 1, 20, 40),
+        # 6 bits apart, all in band 0: found through bands 1-3
+        "d6": _flip(base, 0, 1, 2, 3, 4, 5),
+        # 6 bits apart touching every band: not found (the documented miss of 4 bands)
+        "d6 spread": _flip(base, 0, 1, 17, 33, 49, 50),
+        # 7 bits apart: never a near-duplicate, even though bands 1-3 match
+        "d7": _flip(base, 0, 1, 2, 3, 4, 5, 6),
+    }
+    _with_simhashes(monkeypatch, hashes)
+    services.mentions_store(items=[item("seed", "seed")])
+    seed = Mention.objects.get(external_id="seed").cluster_id
+    services.mentions_store(items=[item(text, text) for text in hashes if text != "seed"])
+    cluster_of = dict(Mention.objects.values_list("external_id", "cluster_id"))
+    assert cluster_of["d3"] == seed
+    assert cluster_of["d6"] == seed
+    assert cluster_of["d6 spread"] != seed
+    assert cluster_of["d7"] != seed
+    assert MentionCluster.objects.get(pk=seed).size == 3
+
+
+def test_near_duplicates_within_one_chunk_and_outside_the_window(
+    monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    base = 0x7EDC_BA98_7654_3210
+    _with_simhashes(monkeypatch, {"old": base, "a": _flip(base, 9), "b": _flip(base, 9, 10)})
+    services.mentions_store(items=[item("old", "old")], now=T0)
+    settings.MONITORING_CLUSTER_WINDOW_HOURS = 1
+    # Two hours later the old cluster is out of the window; a and b, one chunk, find each other.
+    services.mentions_store(items=[item("a", "a"), item("b", "b")], now=T0 + timedelta(hours=2))
+    cluster_of = dict(Mention.objects.values_list("external_id", "cluster_id"))
+    assert cluster_of["a"] == cluster_of["b"] != cluster_of["old"]
+    assert MentionCluster.objects.get(pk=cluster_of["a"]).size == 2
