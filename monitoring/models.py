@@ -181,7 +181,10 @@ class MentionCluster(models.Model):
     through four 16-bit bands (a distance of at most 3 shares at least one band exactly).
     """
 
-    text_hash = models.CharField(max_length=16, unique=True)
+    # Every index here is paid for on each insert of the ingest path, so only the lookups the
+    # store makes are indexed: the exact fingerprint (a plain unique constraint: no LIKE
+    # index) and the four bands. The time window is a filter on the band matches.
+    text_hash = models.CharField(max_length=16)
     simhash = models.BigIntegerField()
     band0 = models.IntegerField(db_index=True)
     band1 = models.IntegerField(db_index=True)
@@ -189,10 +192,11 @@ class MentionCluster(models.Model):
     band3 = models.IntegerField(db_index=True)
     size = models.PositiveIntegerField(default=0)
     first_seen_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField(db_index=True)
+    last_seen_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("near-duplicate cluster")
+        constraints = [models.UniqueConstraint(fields=["text_hash"], name="cluster_text_hash")]
 
     def __str__(self) -> str:
         return f"cluster {self.pk} ({self.size})"

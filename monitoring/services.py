@@ -44,10 +44,12 @@ from monitoring.ingest import (
     PayloadError,
     fetch_url,
     fingerprint,
+    fingerprint_many,
     hamming,
     parse_mapped,
     parse_payload,
     parse_repost_chain,
+    text_fingerprint,
 )
 from monitoring.models import (
     Mention,
@@ -581,16 +583,22 @@ def _bands(simhash_unsigned: int) -> tuple[int, int, int, int]:
     )
 
 
-def _prepare(item: NormalizedItem) -> _Prepared:
-    fp = fingerprint(item.text)
-    prepared = _Prepared(item=item, simhash=fp.simhash_signed, text_hash=fp.exact)
-    if not item.parent_id and ("//@" in item.text or "／／" in item.text or "// @" in item.text):
-        chain = parse_repost_chain(item.text)
+def _prepare(items: Sequence[NormalizedItem]) -> list[_Prepared]:
+    """Fingerprints and repost-chain names of each item (SimHashes for the batch at once)."""
+    prepared = [
+        _Prepared(item=item, simhash=fp.simhash_signed, text_hash=fp.exact)
+        for item, fp in zip(items, fingerprint_many([i.text for i in items]), strict=True)
+    ]
+    for p in prepared:
+        text = p.item.text
+        if p.item.parent_id or not ("//@" in text or "／／" in text or "// @" in text):
+            continue
+        chain = parse_repost_chain(text)
         if chain.chain:
-            prepared.parent_name = (chain.parent_name or "")[:64]
-            prepared.root_name = (chain.root_name or "")[:64]
-            prepared.parent_hash = fingerprint(chain.chain[0][1]).exact
-            prepared.root_hash = fingerprint(chain.chain[-1][1]).exact
+            p.parent_name = (chain.parent_name or "")[:64]
+            p.root_name = (chain.root_name or "")[:64]
+            p.parent_hash = text_fingerprint(chain.chain[0][1])
+            p.root_hash = text_fingerprint(chain.chain[-1][1])
     return prepared
 
 
@@ -612,9 +620,12 @@ def _analyze(texts: list[str]) -> list[Any]:
     return [analyze_text(text) for text in texts]
 
 
+_POLARITIES = frozenset(Polarity.values)
+
+
 def _analysis_values(analysis: Any) -> dict[str, Any]:
     polarity = str(getattr(analysis, "polarity", "") or "")
-    if polarity not in Polarity.values:
+    if polarity not in _POLARITIES:
         polarity = ""
     sentiment = getattr(analysis, "sentiment", None)
     keywords = getattr(analysis, "keywords", None) or []
@@ -666,9 +677,20 @@ def _existing_mentions(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str],
     keys = set(keys)
     if not keys:
         return {}
-    rows = Mention.objects.filter(
-        platform__in={p for p, _ in keys}, external_id__in={e for _, e in keys}
-    )
+    if connection.vendor == "postgresql":
+        # A join against the (platform, external_id) unique index. Django would prepare a
+        # thousand-parameter IN list per column, which costs more than the query itself.
+        platforms, external_ids = zip(*keys, strict=True)
+        rows: Iterable[Mention] = Mention.objects.raw(
+            f"SELECT m.* FROM {Mention._meta.db_table} m "  # noqa: S608
+            "JOIN unnest(%s::varchar[], %s::varchar[]) AS k(platform, external_id) "
+            "ON m.platform = k.platform AND m.external_id = k.external_id",
+            [list(platforms), list(external_ids)],
+        )
+    else:
+        rows = Mention.objects.filter(
+            platform__in={p for p, _ in keys}, external_id__in={e for _, e in keys}
+        )
     return {(m.platform, m.external_id): m for m in rows if (m.platform, m.external_id) in keys}
 
 
@@ -689,7 +711,7 @@ def mentions_store(
     if not items:
         return result
     now = now or timezone.now()
-    prepared = [_prepare(item) for item in items]
+    prepared = _prepare(items)
 
     # Analysis is the expensive part: run it, outside the lock, only for texts that are new
     # or changed. The existing rows are read again under the lock to decide the writes.
@@ -812,12 +834,20 @@ def _assign_clusters(new: list[_Prepared], *, now: datetime) -> dict[tuple[str, 
     clusterable = [p for p in new if p.text_hash != _EMPTY_TEXT_HASH]
     if not clusterable:
         return {}
-    by_hash = {
-        text_hash: _Cluster(pk, text_hash, simhash)
-        for pk, text_hash, simhash in MentionCluster.objects.filter(
-            text_hash__in={p.text_hash for p in clusterable}
-        ).values_list("pk", "text_hash", "simhash")
-    }
+    hashes = list({p.text_hash for p in clusterable})
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, text_hash, simhash FROM {MentionCluster._meta.db_table} "  # noqa: S608
+                "WHERE text_hash = ANY(%s::varchar[])",
+                [hashes],
+            )
+            rows: Iterable[tuple[int, str, int]] = cursor.fetchall()
+    else:
+        rows = MentionCluster.objects.filter(text_hash__in=hashes).values_list(
+            "pk", "text_hash", "simhash"
+        )
+    by_hash = {text_hash: _Cluster(pk, text_hash, simhash) for pk, text_hash, simhash in rows}
     unmatched = [p for p in clusterable if p.text_hash not in by_hash]
     stored = _stored_neighbours(unmatched, now=now) if unmatched else {}
     known: dict[int, _Cluster] = {c.pk: c for c in by_hash.values() if c.pk is not None}

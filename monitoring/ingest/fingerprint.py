@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,34 @@ def simhash_normalized(normalized: str) -> int:
     return int.from_bytes(np.packbits(majority, bitorder="little").tobytes(), "little")
 
 
+def simhash_many(normalized: Sequence[str]) -> list[int]:
+    """:func:`simhash_normalized` of each string, computed for the whole batch at once."""
+    if not normalized:
+        return []
+    # Each text as UTF-16 units, padded to at least two units as simhash_normalized does,
+    # followed by one separator position whose gram is dropped.
+    parts = [t[:_MAX_UNITS] for t in normalized]
+    encoded = [p.encode("utf-16-le") for p in parts]
+    lengths = np.fromiter((max(len(e) // 2, 2) for e in encoded), dtype=np.int64)
+    joined = b"".join(e if len(e) >= 4 else e + b"\0" * (4 - len(e)) for e in encoded)
+    units = np.frombuffer(joined, dtype="<u2")
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    grams = _UNIT_HASH.take(units[:-1]) ^ _UNIT_HASH_ROTATED.take(units[1:])
+    # Drop the gram that spans from one text into the next.
+    keep = np.ones(grams.size, dtype=bool)
+    keep[ends[:-1] - 1] = False
+    grams = grams[keep]
+    gram_starts = starts - np.arange(len(parts))
+    bits = np.unpackbits(grams.view(np.uint8), bitorder="little").reshape(-1, 64)
+    # uint16 holds every count: a text has at most _MAX_UNITS grams.
+    counts = np.add.reduceat(bits, gram_starts, axis=0, dtype=np.uint16)
+    majority = counts * 2 > (lengths - 1)[:, None]
+    packed = np.packbits(majority, axis=1, bitorder="little")
+    result = [int.from_bytes(row.tobytes(), "little") for row in packed]
+    return [value if text else 0 for value, text in zip(result, normalized, strict=True)]
+
+
 def simhash64(text: str) -> int:
     """Unsigned 64-bit SimHash of the text's own words (see module docstring)."""
     return simhash_normalized(normalize_for_fingerprint(text))
@@ -135,3 +164,12 @@ def fingerprint(text: str) -> Fingerprint:
     """Both fingerprints from one normalization pass (what the ingest pipeline should call)."""
     normalized = normalize_for_fingerprint(text)
     return Fingerprint(simhash=simhash_normalized(normalized), exact=_exact(normalized))
+
+
+def fingerprint_many(texts: Sequence[str]) -> list[Fingerprint]:
+    """:func:`fingerprint` of each text, the SimHashes computed for the batch at once."""
+    normalized = [normalize_for_fingerprint(text) for text in texts]
+    return [
+        Fingerprint(simhash=simhash, exact=_exact(norm))
+        for norm, simhash in zip(normalized, simhash_many(normalized), strict=True)
+    ]

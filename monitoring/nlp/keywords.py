@@ -323,9 +323,11 @@ def _rank(scores: dict[str, float], top_k: int) -> list[str]:
     chosen: list[str] = []
     for word in ranked:
         # Overlapping dictionary hits (客服电话 / 客服 / 电话) are one keyword: keep the best.
-        if any(word in c or c in word for c in chosen):
-            continue
-        chosen.append(word)
-        if len(chosen) >= top_k:
-            break
+        for c in chosen:
+            if word in c or c in word:
+                break
+        else:
+            chosen.append(word)
+            if len(chosen) >= top_k:
+                break
     return chosen

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import statistics
-import time
 
 import pytest
 
@@ -127,16 +126,26 @@ def test_fingerprint_gives_both_in_one_pass() -> None:
     assert result.simhash_signed == to_signed64(result.simhash)
 
 
-def test_simhash_is_fast_enough_for_every_mention() -> None:
-    text = COMPLAINT[:100]
-    simhash64(text)
-    started = time.perf_counter()
-    for _ in range(2000):
-        simhash64(text)
-    per_call = (time.perf_counter() - started) / 2000
-    # ~12 µs measured on the dev machine; a generous bound so a busy CI box passes.
-    assert per_call < 150e-6, per_call
-
-
 def test_huge_text_does_not_overflow_the_counters() -> None:
     assert simhash64("云朵" * 200_000) == simhash64("云朵" * 100_000)
+
+
+def test_batch_fingerprints_equal_one_at_a_time() -> None:
+    import random
+
+    from monitoring.ingest import fingerprint_many, simhash_many
+    from monitoring.ingest.fingerprint import simhash_normalized
+
+    rng = random.Random(5)
+    texts = ["", "a", "ab", "汉", "😀", "😀x", "转发微博//@甲:原文在这里", "x" * 40_000]
+    texts += [
+        "".join(
+            chr(rng.choice([rng.randint(32, 0x9FFF), rng.randint(0x10000, 0x2FFFF)]))
+            for _ in range(rng.randint(0, 90))
+        )
+        for _ in range(300)
+    ]
+    normalized = [normalize_for_fingerprint(t) for t in texts]
+    assert simhash_many(normalized) == [simhash_normalized(n) for n in normalized]
+    assert fingerprint_many(texts) == [fingerprint(t) for t in texts]
+    assert simhash_many([]) == []

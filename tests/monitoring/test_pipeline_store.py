@@ -173,13 +173,15 @@ def test_inbox_process_chunks_and_is_idempotent() -> None:
 
 def _with_simhashes(monkeypatch: pytest.MonkeyPatch, hashes: dict[str, int]) -> None:
     """Give chosen texts chosen SimHash values (the exact fingerprint stays per text)."""
-    from monitoring.ingest import Fingerprint, fingerprint
+    from monitoring.ingest import Fingerprint, fingerprint_many
 
-    def chosen(text: str) -> Fingerprint:
-        real = fingerprint(text)
-        return Fingerprint(simhash=hashes.get(text, real.simhash), exact=real.exact)
+    def chosen(texts: list[str]) -> list[Fingerprint]:
+        return [
+            Fingerprint(simhash=hashes.get(text, real.simhash), exact=real.exact)
+            for text, real in zip(texts, fingerprint_many(texts), strict=True)
+        ]
 
-    monkeypatch.setattr(services, "fingerprint", chosen)
+    monkeypatch.setattr(services, "fingerprint_many", chosen)
 
 
 def _flip(value: int, *bits: int) -> int:
