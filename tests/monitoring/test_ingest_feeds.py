@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -101,11 +100,10 @@ def test_json_feed() -> None:
     assert "future" in result.rejected[1].error
 
 
-def test_xml_bomb_is_refused_quickly_and_never_expanded() -> None:
-    started = time.monotonic()
+def test_xml_bomb_is_refused_before_it_is_expanded() -> None:
+    # Refused at the entity declaration, before any expansion could happen.
     with pytest.raises(PayloadError, match="DOCTYPE / entity declaration, which is refused"):
         parse_payload(fixture("xml_bomb.xml"), now=NOW)
-    assert time.monotonic() - started < 1.0
 
 
 def test_external_entity_is_never_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

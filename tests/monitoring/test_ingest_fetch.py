@@ -170,10 +170,9 @@ def test_http_errors_raise_with_the_status(server: str) -> None:
 
 
 def test_timeout(server: str) -> None:
-    started = time.monotonic()
+    # The server answers 200 after 1.5 s, so an error here can only be the 0.3 s timeout.
     with pytest.raises(FetchError, match="could not fetch"):
         fetch_url(server + "/slow", timeout=0.3)
-    assert time.monotonic() - started < 1.4
 
 
 @pytest.mark.parametrize(
