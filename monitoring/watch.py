@@ -761,12 +761,13 @@ def alert_raise(
             except IntegrityError:  # another worker created it a moment ago
                 alert = Alert.objects.select_for_update().get(fingerprint=fingerprint)
         if not created:
+            metrics = _merged_metrics(kind, alert.metrics, _jsonable(signal.metrics))
             Alert.objects.filter(pk=alert.pk).update(
                 count=F("count") + 1,
                 last_seen_at=now,
                 updated_at=now,
                 score=max(alert.score, float(signal.score)),
-                metrics=_jsonable(signal.metrics),
+                metrics=metrics,
                 reason=signal.reason[:2000],
             )
         have = alert.evidence.count() if not created else 0
@@ -779,6 +780,24 @@ def alert_raise(
     elif alert.incident_id and alert.status != Alert.Status.DISMISSED:
         incident_refresh_signals(incident_id=alert.incident_id, now=now)
     return alert, created
+
+
+# How many sensitive terms an hour's alert lists (the alert page shows them all).
+MAX_ALERT_TERMS = 30
+
+
+def _merged_metrics(kind: str, old: Any, new: Any) -> Any:
+    """The metrics a repeated alert keeps: the latest, except that a sensitive-term alert
+    (one per topic and hour) lists every term seen in that hour, at its highest weight."""
+    if kind != AlertKind.SENSITIVE_TERM or not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    terms = [str(t) for t in [*old.get("terms", []), *new.get("terms", [])]]
+    merged = dict(new)
+    merged["terms"] = sorted(set(terms))[:MAX_ALERT_TERMS]
+    weights = [w for w in (old.get("weight"), new.get("weight")) if isinstance(w, int | float)]
+    if weights:
+        merged["weight"] = max(weights)
+    return merged
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,7 +16,6 @@ escalated signal of one episode updates one alert instead of adding another.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -401,8 +400,9 @@ def check_mention(m: MentionFacts, config: DetectionConfig = DEFAULT_CONFIG) -> 
     """High-reach negative post and sensitive-term hit for one mention.
 
     high_reach_negative is per post (each is a distinct author to answer); sensitive_term
-    groups by the set of terms hit and the UTC hour, so a storm of posts repeating one term
-    is one alert whose count the caller increments.
+    groups by the UTC hour (the caller scopes it to a topic), so a storm of posts with
+    sensitive terms is one alert per topic and hour whose count grows and whose term list
+    the caller merges (monitoring.watch.alert_raise).
     """
     signals: list[Signal] = []
     hr = config.high_reach
@@ -439,9 +439,6 @@ def check_mention(m: MentionFacts, config: DetectionConfig = DEFAULT_CONFIG) -> 
     st = config.sensitive
     if st.enabled and st.weight_threshold > 0 and m.sensitive_weight >= st.weight_threshold:
         terms = sorted(set(m.sensitive_terms))
-        digest = hashlib.sha1(
-            "\x1f".join(terms).encode("utf-8"), usedforsecurity=False
-        ).hexdigest()[:12]
         hour = floor_minute(m.posted_at).replace(minute=0) if m.posted_at else None
         shown = ", ".join(terms[:5]) + (f" (+{len(terms) - 5})" if len(terms) > 5 else "")
         signals.append(
@@ -453,7 +450,7 @@ def check_mention(m: MentionFacts, config: DetectionConfig = DEFAULT_CONFIG) -> 
                     f"sensitive terms of weight {m.sensitive_weight:g} "
                     f"(threshold {st.weight_threshold:g})" + (f": {shown}" if shown else "")
                 ),
-                fingerprint=f"{SignalKind.SENSITIVE_TERM}:{digest}:{_window_key(hour)}",
+                fingerprint=f"{SignalKind.SENSITIVE_TERM}:{_window_key(hour)}",
                 at=m.posted_at,
             )
         )

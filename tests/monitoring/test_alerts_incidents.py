@@ -134,3 +134,19 @@ def test_burst_through_ingest_raises_volume_alert_and_opens_incident(topic) -> N
     spike = Alert.objects.get(kind="volume_spike")
     assert spike.evidence.count() > 0 and spike.incident is not None
     assert Incident.objects.filter(status="detected").count() == 1
+
+
+def test_sensitive_term_alert_lists_every_term_of_its_hour(topic) -> None:
+    def hit(terms: list[str], weight: float) -> Signal:
+        return Signal(
+            kind="sensitive_term",
+            score=weight / 3,
+            metrics={"weight": weight, "terms": terms},
+            reason="sensitive terms",
+            fingerprint="sensitive_term:20261124T0200Z",
+        )
+
+    first, _ = watch.alert_raise(topic_id=topic.pk, signal=hit(["维权"], 4))
+    again, created = watch.alert_raise(topic_id=topic.pk, signal=hit(["罢工", "维权"], 3))
+    assert not created and again.pk == first.pk and again.count == 2
+    assert again.metrics == {"weight": 4, "terms": ["维权", "罢工"]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -64,16 +64,18 @@ def test_sensitive_term_weight_threshold_and_grouping():
     (s,) = check_mention(facts)
     assert s.kind == SignalKind.SENSITIVE_TERM
     assert "weight 4 (threshold 3)" in s.reason and "维权" in s.reason
-    # Same terms in the same hour (another post, another order): the same alert.
+    # Other terms in the same hour (another post): the same alert, one per topic and hour.
     other = MentionFacts(
         "negative",
         sensitive_weight=4.0,
-        sensitive_terms=("爆炸", "维权"),
+        sensitive_terms=("罢工",),
         mention_key="weibo:2",
         posted_at=AT.replace(minute=59),
     )
     assert check_mention(other)[0].fingerprint == s.fingerprint
-    assert s.fingerprint.endswith(":20261124T0200Z")
+    assert s.fingerprint == "sensitive_term:20261124T0200Z"
+    later = MentionFacts("neutral", sensitive_weight=4.0, posted_at=AT + timedelta(hours=1))
+    assert check_mention(later)[0].fingerprint != s.fingerprint
     assert check_mention(MentionFacts("neutral", sensitive_weight=2.9)) == []
 
 
