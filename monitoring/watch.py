@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -821,9 +821,24 @@ def topic_open_incident(*, topic_id: int) -> Incident | None:
     )
 
 
+def open_incident_sharing_evidence(*, alert: Alert) -> Incident | None:
+    """The open incident (the newest) that already holds an alert with one of this alert's
+    evidence posts: overlapping topics (the brand, and food safety) see the same crisis
+    through the same posts, and it should be one incident, not one per topic."""
+    posts = alert.evidence.values("pk")
+    return (
+        Incident.objects.filter(
+            status__in=OPEN_STATUSES, monitoring_alerts__evidence__in=Subquery(posts)
+        )
+        .order_by("-detected_at", "-pk")
+        .first()
+    )
+
+
 def alert_route(*, alert: Alert, now: datetime | None = None) -> Incident | None:
-    """Attach a new alert to its topic's open incident, or open one. The topic row is locked
-    so two alerts of one topic arriving together open one incident, not two."""
+    """Attach a new alert to its topic's open incident, else to an open incident that holds
+    one of its evidence posts, or open one. The topic row is locked so two alerts of one topic
+    arriving together open one incident, not two."""
     now = now or timezone.now()
     from crisis import services as crisis_services
 
@@ -833,7 +848,9 @@ def alert_route(*, alert: Alert, now: datetime | None = None) -> Incident | None
         current = Alert.objects.filter(pk=alert.pk).values_list("incident_id", "status").first()
         if current is None or current[0] is not None or current[1] == Alert.Status.DISMISSED:
             return None
-        incident = topic_open_incident(topic_id=topic.pk)
+        incident = topic_open_incident(topic_id=topic.pk) or open_incident_sharing_evidence(
+            alert=alert
+        )
         if incident is not None:
             Alert.objects.filter(pk=alert.pk, incident__isnull=True).update(
                 incident=incident, updated_at=now

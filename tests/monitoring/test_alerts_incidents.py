@@ -150,3 +150,29 @@ def test_sensitive_term_alert_lists_every_term_of_its_hour(topic) -> None:
     again, created = watch.alert_raise(topic_id=topic.pk, signal=hit(["罢工", "维权"], 3))
     assert not created and again.pk == first.pk and again.count == 2
     assert again.metrics == {"weight": 4, "terms": ["维权", "罢工"]}
+
+
+def test_overlapping_topics_share_one_incident_through_shared_posts(topic) -> None:
+    now = timezone.now()
+    food = watch.topic_create(name="食品安全", query="蟑螂")
+    services.mentions_store(
+        items=[item(f"s{i}", "茶小满奶茶里喝出蟑螂", now - timedelta(seconds=i)) for i in range(3)],
+        now=now,
+        detect=False,
+    )
+    unrelated = watch.topic_create(name="天气", query="天气")
+    services.mentions_store(items=[item("w", "今天天气很好", now)], now=now, detect=False)
+    shared = list(Mention.objects.filter(external_id__startswith="s").values_list("pk", flat=True))
+    brand, _ = watch.alert_raise(topic_id=topic.pk, signal=signal(), evidence_ids=shared)
+    safety, _ = watch.alert_raise(
+        topic_id=food.pk,
+        signal=signal("negative_surge:1", "negative_surge"),
+        evidence_ids=shared[1:],
+    )
+    assert safety.incident_id == brand.incident_id and Incident.objects.count() == 1
+    attached = TimelineEvent.objects.get(incident_id=brand.incident_id, kind="alert_attached")
+    assert attached.data["topic"] == food.pk
+    # no shared post: its own incident
+    weather = Mention.objects.get(external_id="w").pk
+    other, _ = watch.alert_raise(topic_id=unrelated.pk, signal=signal(), evidence_ids=[weather])
+    assert other.incident_id != brand.incident_id and Incident.objects.count() == 2
