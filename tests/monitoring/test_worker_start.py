@@ -12,6 +12,7 @@ from monitoring.nlp import keywords, sentiment
 
 def test_worker_start_loads_the_models_and_freezes_them_out_of_the_gc() -> None:
     assert tasks.load_models_before_work in [r() for _key, r in worker_init.receivers]
+    sentiment._engines.clear()
     sentiment._models.clear()
     try:
         tasks.load_models_before_work(sender=None)
