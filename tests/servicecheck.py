@@ -7,7 +7,9 @@ Redis for the broker. With REQUIRE_SERVICES=1 (CI) a missing service fails the r
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -53,6 +55,7 @@ def redis_available() -> bool:
 HAVE_POSTGRES = postgres_available()
 HAVE_REDIS = redis_available()
 _VAR = Path(tempfile.mkdtemp(prefix="fenghuo-test-var-"))
+atexit.register(shutil.rmtree, _VAR, ignore_errors=True)
 (_VAR / "staticfiles").mkdir()
 
 os.environ.setdefault("DEBUG", "0")
