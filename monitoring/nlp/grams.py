@@ -128,30 +128,36 @@ class GramTable:
             keys, values = keys[left], values[left]
             slots = (slots[left] + 1) & self._mask
 
-    def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """The value of each key, 0.0 where a key is absent."""
-        out = np.zeros(keys.size, dtype=np.float64)
+    def _find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in ``keys`` that are in the table, the slots holding them)."""
+        found_at: list[np.ndarray] = []
+        found_in: list[np.ndarray] = []
         pending = np.arange(keys.size)
         slots = self._home(keys)
         while pending.size:
-            found = self._keys[slots]
-            hit = found == keys
-            out[pending[hit]] = self._values[slots[hit]]
-            more = ~hit & (found != 0)
+            stored = self._keys[slots]
+            hit = stored == keys
+            found_at.append(pending[hit])
+            found_in.append(slots[hit])
+            # Probe on past other keys; an empty slot ends the search.
+            more = ~hit & (stored != 0)
             pending, keys, slots = pending[more], keys[more], (slots[more] + 1) & self._mask
+        if not found_at:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        return np.concatenate(found_at), np.concatenate(found_in)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, 0.0 where a key is absent."""
+        out = np.zeros(keys.size, dtype=np.float64)
+        at, slots = self._find(keys)
+        out[at] = self._values[slots]
         return out
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Boolean mask: which keys are in the table."""
         result = np.zeros(keys.size, dtype=bool)
-        pending = np.arange(keys.size)
-        slots = self._home(keys)
-        while pending.size:
-            found = self._keys[slots]
-            hit = found == keys
-            result[pending[hit]] = True
-            more = ~hit & (found != 0)
-            pending, keys, slots = pending[more], keys[more], (slots[more] + 1) & self._mask
+        result[self._find(keys)[0]] = True
         return result
 
     def get(self, key: int) -> float:
