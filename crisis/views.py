@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
@@ -283,127 +285,123 @@ def incident_ack_link(request: HtmxHttpRequest, token: str) -> HttpResponse:
     return redirect("incident_detail", incident_id=incident.pk)
 
 
-@require_POST
-def incident_transition(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+# What a form action says when it worked: a success text, or (messages level, text).
+Outcome = str | tuple[int, str] | None
+
+
+def _incident_form_action(
+    request: HtmxHttpRequest,
+    incident_id: int,
+    form_class: type[forms.Form],
+    act: Callable[[Incident, dict[str, Any]], Outcome],
+) -> HttpResponse:
+    """The shape of the incident page's forms: validate, call the service through ``act``,
+    say what happened, and go back to the page. A rule the service refuses (IncidentError)
+    becomes an error message; ``act`` may also check capabilities (PermissionDenied, 403)."""
     incident = _incident_for_user(request, incident_id)
-    form = TransitionForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return _back(request, incident)
-    to = form.cleaned_data["to"]
-    require_capability(request.user, services.TRANSITION_CAPABILITY.get(to, "triage_incident"))
-    severity = form.cleaned_data["severity"] or None
-    if (
-        severity
-        and severity_rank(severity) < severity_rank(incident.severity)
-        and not request.user.has_perm(perm("lower_severity"))
-    ):
-        messages.error(request, _("Only a manager can lower the severity."))
-        return _back(request, incident)
     try:
+        outcome = act(incident, form.cleaned_data)
+    except IncidentError as exc:
+        messages.error(request, str(exc))
+    else:
+        if isinstance(outcome, tuple):
+            messages.add_message(request, *outcome)
+        elif outcome:
+            messages.success(request, outcome)
+    return _back(request, incident)
+
+
+@require_POST
+def incident_transition(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
+    def act(incident: Incident, data: dict[str, Any]) -> Outcome:
+        to = data["to"]
+        require_capability(request.user, services.TRANSITION_CAPABILITY.get(to, "triage_incident"))
+        severity = data["severity"] or None
+        if (
+            severity
+            and severity_rank(severity) < severity_rank(incident.severity)
+            and not request.user.has_perm(perm("lower_severity"))
+        ):
+            return (messages.ERROR, _("Only a manager can lower the severity."))
         services.incident_transition(
             incident=incident,
             to=to,
             actor=_actor(request),
-            reason=form.cleaned_data["reason"],
-            affected_platforms=form.cleaned_data["affected_platforms"] or None,
-            estimated_reach=form.cleaned_data["estimated_reach"],
+            reason=data["reason"],
+            affected_platforms=data["affected_platforms"] or None,
+            estimated_reach=data["estimated_reach"],
             severity=severity,
         )
-    except IncidentError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Status changed to %(status)s.") % {"status": Status(to).label})
-    return _back(request, incident)
+        return _("Status changed to %(status)s.") % {"status": Status(to).label}
+
+    return _incident_form_action(request, incident_id, TransitionForm, act)
 
 
 @require_POST
 def incident_severity(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
-    form = SeverityForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, incident)
-    severity = form.cleaned_data["severity"]
-    lowering = severity_rank(severity) < severity_rank(incident.severity)
-    require_capability(request.user, "lower_severity" if lowering else "triage_incident")
-    try:
+    def act(incident: Incident, data: dict[str, Any]) -> Outcome:
+        severity = data["severity"]
+        lowering = severity_rank(severity) < severity_rank(incident.severity)
+        require_capability(request.user, "lower_severity" if lowering else "triage_incident")
         services.incident_set_severity(
-            incident=incident,
-            severity=severity,
-            actor=_actor(request),
-            reason=form.cleaned_data["reason"],
+            incident=incident, severity=severity, actor=_actor(request), reason=data["reason"]
         )
-    except IncidentError as exc:
-        messages.error(request, str(exc))
-    return _back(request, incident)
+        return None
+
+    return _incident_form_action(request, incident_id, SeverityForm, act)
 
 
 @require_POST
 @capability_required("triage_incident")
 def incident_type(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
-    form = CrisisTypeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, incident)
-    try:
+    def act(incident: Incident, data: dict[str, Any]) -> Outcome:
         services.incident_set_type(
             incident=incident,
-            crisis_type=form.cleaned_data["crisis_type"],
+            crisis_type=data["crisis_type"],
             actor=_actor(request),
-            reason=form.cleaned_data["reason"],
+            reason=data["reason"],
         )
-    except IncidentError as exc:
-        messages.error(request, str(exc))
-    return _back(request, incident)
+        return None
+
+    return _incident_form_action(request, incident_id, CrisisTypeForm, act)
 
 
 @require_POST
 @capability_required("record_milestone")
 def incident_milestone(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
-    form = MilestoneForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, incident)
-    try:
+    def act(incident: Incident, data: dict[str, Any]) -> Outcome:
         row = services.milestone_record_by_hand(
             incident=incident,
-            kind=form.cleaned_data["kind"],
+            kind=data["kind"],
             actor=_actor(request),
-            evidence_url=form.cleaned_data["evidence_url"] or None,
-            note=form.cleaned_data["note"],
+            evidence_url=data["evidence_url"] or None,
+            note=data["note"],
         )
-    except IncidentError as exc:
-        messages.error(request, str(exc))
-    else:
         if row is None:
-            messages.info(request, _("That milestone is already met or does not apply."))
-        else:
-            messages.success(request, _("Milestone recorded."))
-    return _back(request, incident)
+            return (messages.INFO, _("That milestone is already met or does not apply."))
+        return _("Milestone recorded.")
+
+    return _incident_form_action(request, incident_id, MilestoneForm, act)
 
 
 @require_POST
 @capability_required("manage_team")
 def incident_team_add(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
-    form = TeamMemberForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, incident)
-    try:
+    def act(incident: Incident, data: dict[str, Any]) -> Outcome:
         services.team_member_add(
             incident=incident,
-            user=form.cleaned_data["user"],
+            user=data["user"],
             actor=_actor(request),
-            role=form.cleaned_data["role"],
-            department=form.cleaned_data["department"] or None,
+            role=data["role"],
+            department=data["department"] or None,
         )
-    except IncidentError as exc:
-        messages.error(request, str(exc))
-    return _back(request, incident)
+        return None
+
+    return _incident_form_action(request, incident_id, TeamMemberForm, act)
 
 
 @require_POST
