@@ -603,21 +603,12 @@ def _prepare(items: Sequence[NormalizedItem]) -> list[_Prepared]:
 
 
 def _analyze(texts: list[str]) -> list[Any]:
-    """The NLP layer's analysis of each text, in one pass."""
+    """The NLP layer's analysis of each text, the whole chunk in one vectorised call."""
     if not texts:
         return []
     from monitoring import nlp
 
-    many = getattr(nlp, "analyze_many", None)
-    if many is not None:
-        return list(many(texts))
-    analyze_text = getattr(nlp, "analyze_text", None)
-    if analyze_text is None:
-        # No analysis layer installed: store the mentions unanalysed rather than lose them
-        # (volume, reach, terms and clusters still work; polarity stays empty).
-        logger.warning("monitoring.nlp has no analyze_many/analyze_text; storing unanalysed")
-        return [None for _text in texts]
-    return [analyze_text(text) for text in texts]
+    return nlp.analyze_many(texts)
 
 
 _POLARITIES = frozenset(Polarity.values)
