@@ -11,6 +11,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitoring.nlp import analyze_many, analyze_text
 from monitoring.nlp import keywords as K
@@ -137,3 +139,29 @@ def test_packed_grams_are_the_grams_of_each_text() -> None:
         assert got == expected, n
     assert pack("abcd", 21) == 0  # does not fit
     assert pack("a\x00", 21) == 0  # code point 0 is reserved
+
+
+_MODEL_WEIGHTS: dict[str, float] = {}
+
+
+def _weights() -> dict[str, float]:
+    if not _MODEL_WEIGHTS:
+        with gzip.open(S.DEFAULT_MODEL_PATH, "rt", encoding="utf-8") as fh:
+            _MODEL_WEIGHTS.update(json.load(fh)["weights"])
+    return _MODEL_WEIGHTS
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(max_size=120), min_size=1, max_size=8))
+def test_any_text_batch_scores_like_the_string_definition(texts: list[str]) -> None:
+    model = S.get_model()
+    norms = [normalize(t) for t in texts]
+    raw = model.raw_scores(norms)
+    for norm, fast in zip(norms, raw.tolist(), strict=True):
+        assert fast == pytest.approx(_reference_raw(_weights(), model.bias, norm), abs=1e-9)
+    results = analyze_many(texts)
+    assert len(results) == len(texts)
+    assert all(0.0 <= a.sentiment <= 1.0 for a in results)
+    assert [K.extract_keywords(n, 5, normalized=True) for n in norms] == [
+        a.keywords if n else [] for a, n in zip(results, norms, strict=True)
+    ]
