@@ -20,7 +20,7 @@ compare the two on real posts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,15 +58,16 @@ def code_points(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def packed_grams(
     codes: np.ndarray,
-    lengths: Iterable[int],
+    lengths: Sequence[int],
     *,
     bits: int,
     valid: np.ndarray | None = None,
 ) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """Keys of the n-grams of joined code points, for each n in ``lengths``.
 
-    ``codes`` comes from :func:`code_points`. A gram exists at position i when its n code
-    points are all non-zero (and all ``valid``, when a mask is given): so grams never cross
+    ``codes`` comes from :func:`code_points`; ``valid``, when given, is a mask of the same
+    length. A gram exists at position i when its n code points are all non-zero (and all
+    ``valid``): so grams never cross
     from one text into the next. Returns ``[(n, positions, keys), ...]`` in the order of
     ``lengths``, positions ascending.
     """
