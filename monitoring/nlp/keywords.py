@@ -76,6 +76,10 @@ _LATIN_RE = re.compile(r"[a-z0-9+#]*[a-z][a-z0-9+#]*(?:[_\-][a-z0-9+#]+)*")
 _lock = threading.RLock()
 _idf: dict[str, float] | None = None
 _idf_table: GramTable | None = None
+# Every 2-4 character Chinese word of jieba's dictionary -> its frequency there (filled with
+# _idf), and the same as packed keys: what decides that an n-gram straddles two words.
+_word_frequencies: dict[str, int] = {}
+_frequency_table: GramTable | None = None
 _median_idf = 11.95
 # normalised term -> display form as the analyst typed it
 _user_terms: dict[str, str] = {}
@@ -129,14 +133,15 @@ def _load_idf() -> dict[str, float]:
 
         base = os.path.dirname(jieba.__file__)
         tagged: set[str] = set()
+        frequencies: dict[str, int] = {}
         with open(os.path.join(base, "dict.txt"), encoding="utf-8") as fh:
             for line in fh:
                 parts = line.split()
-                if (
-                    len(parts) == 3
-                    and _MIN_LEN <= len(parts[0]) <= _MAX_LEN
-                    and parts[2] in _KEEP_POS
-                ):
+                if len(parts) != 3 or not _MIN_LEN <= len(parts[0]) <= _MAX_LEN:
+                    continue
+                if _HAN_RUN_RE.fullmatch(parts[0]) and parts[1].isdigit():
+                    frequencies[parts[0]] = int(parts[1])
+                if parts[2] in _KEEP_POS:
                     tagged.add(parts[0])
         table: dict[str, float] = {}
         values: list[float] = []
@@ -157,6 +162,7 @@ def _load_idf() -> dict[str, float]:
         values.sort()
         _median_idf = values[len(values) // 2] if values else _median_idf
         _idf = table
+        _word_frequencies.update(frequencies)
         return table
 
 
@@ -228,36 +234,59 @@ def tokenize(text: str, *, hmm: bool = True) -> list[str]:
     return [tok for tok in jieba.lcut(norm, HMM=hmm) if tok.strip()]
 
 
-def _candidate_table() -> GramTable:
-    """The candidate words as packed keys (16 bits per character: they are all BMP Han)."""
-    global _idf_table
-    table = _idf_table
-    if table is None:
+def _candidate_table() -> tuple[GramTable, GramTable]:
+    """Packed keys (16 bits per character: all BMP Han) of the candidate words -> IDF, and
+    of every dictionary word -> its frequency."""
+    global _idf_table, _frequency_table
+    if _idf_table is None or _frequency_table is None:
         idf = _idf if _idf is not None else _load_idf()
         with _lock:
-            table = _idf_table
-            if table is None:
-                words = list(idf)
-                keys = np.fromiter((pack(w, 16) for w in words), dtype=np.uint64, count=len(words))
-                table = GramTable(keys, np.fromiter(idf.values(), dtype=np.float64))
-                _idf_table = table
-    return table
+            if _idf_table is None or _frequency_table is None:
+                _frequency_table = _pack_table(_word_frequencies)
+                _idf_table = _pack_table(idf)
+                # The table holds them now; 300,000 dict entries would cost ~30 MB more.
+                _word_frequencies.clear()
+    return _idf_table, _frequency_table
+
+
+def _pack_table(values: dict[str, float] | dict[str, int]) -> GramTable:
+    words = list(values)
+    keys = np.fromiter((pack(w, 16) for w in words), dtype=np.uint64, count=len(words))
+    return GramTable(keys, np.fromiter(values.values(), dtype=np.float64, count=len(words)))
 
 
 def _dictionary_hits(texts: Sequence[str]) -> list[dict[str, int]]:
     """Per text, each candidate word among the 2-4 character n-grams of its Chinese runs,
     with its count, in the order ``[run[i:i+n] for run in runs for n in 2..4 for i]`` first
-    meets it (so equal scores rank as they always have)."""
-    table = _candidate_table()
+    meets it (so equal scores rank as they always have).
+
+    An occurrence that straddles a more frequent dictionary word is not counted: 护人 in
+    医护人员 (人员 and 医护人员 are more frequent), 定要 in 一定要 (一定). That is the part of
+    segmentation that matters for keywords, at the cost of a lookup instead of jieba's
+    dynamic programme.
+    """
+    candidates, frequency = _candidate_table()
     codes, starts = code_points(texts)
     han = ((codes >= 0x3400) & (codes <= 0x4DBF)) | ((codes >= 0x4E00) & (codes <= 0x9FFF))
     run_start = han.copy()
     run_start[1:] &= ~han[:-1]
     run_ids = np.cumsum(run_start)
+    # crossing[b]: the highest frequency of a dictionary word that runs across the boundary
+    # just before character b (starts before b, ends after it).
+    crossing = np.zeros(codes.size + 1)
+    grams = packed_grams(codes, _LENGTHS, bits=16, valid=han)
+    word_freq: list[np.ndarray] = []
+    for n, positions, keys in grams:
+        freq = frequency.lookup(keys)
+        word_freq.append(freq)
+        known = freq > 0
+        for inner in range(1, n):
+            np.maximum.at(crossing, positions[known] + inner, freq[known])
     found_pos: list[np.ndarray] = []
     found_len: list[np.ndarray] = []
-    for n, positions, keys in packed_grams(codes, _LENGTHS, bits=16, valid=han):
-        hit = positions[table.contains(keys)]
+    for (n, positions, keys), freq in zip(grams, word_freq, strict=True):
+        whole = np.maximum(crossing[positions], crossing[positions + n]) <= freq
+        hit = positions[candidates.contains(keys) & whole]
         found_pos.append(hit)
         found_len.append(np.full(hit.size, n, dtype=np.int64))
     result: list[dict[str, int]] = [{} for _ in texts]

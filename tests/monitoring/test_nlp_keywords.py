@@ -93,3 +93,9 @@ def test_jieba_initialises_quietly_once() -> None:
     assert "Building prefix dict" not in out.stderr
     assert "Loading model" not in out.stderr
     assert out.stderr.strip() == ""
+
+
+def test_no_keyword_straddles_two_words() -> None:
+    kws = K.extract_keywords("致敬医护人员！每天都一定要注意安全，祝大家健康平安", top_k=10)
+    assert {"医护", "注意安全"} <= set(kws) or "医护人员" in kws, kws
+    assert not {"护人", "定要", "天都", "康平"} & set(kws), kws

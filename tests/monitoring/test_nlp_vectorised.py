@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
+import os
 import random
 import re
 from collections import Counter
@@ -70,18 +72,41 @@ def test_empty_text_scores_one_half_and_batches_of_any_size() -> None:
     assert analyze_text("").polarity == "neutral"
 
 
+@functools.cache
+def _dictionary_frequencies() -> dict[str, int]:
+    """jieba's dictionary: every 2-4 character Chinese word -> its frequency."""
+    import jieba
+
+    out: dict[str, int] = {}
+    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as fh:
+        for line in fh:
+            word, freq, *_tag = line.split()
+            if 2 <= len(word) <= 4 and re.fullmatch(r"[\u3400-\u4dbf\u4e00-\u9fff]+", word):
+                out[word] = int(freq)
+    return out
+
+
 def _reference_keywords(norm: str, top_k: int) -> list[str]:
     """The keyword definition written plainly (what docs/sentiment.md describes)."""
     idf = K._load_idf()
     if "[" in norm:
         norm = EMOJI_RE.sub(" ", norm)
+    freq = _dictionary_frequencies()
     scores: dict[str, float] = {}
-    grams = [
-        run[i : i + n]
-        for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+", norm)
-        for n in (2, 3, 4)
-        for i in range(len(run) - n + 1)
-    ]
+    grams = []
+    for run in re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff]+", norm):
+        for n in (2, 3, 4):
+            for i in range(len(run) - n + 1):
+                gram = run[i : i + n]
+                # not counted where a more frequent dictionary word runs across its edges
+                crossing = [
+                    freq.get(run[a:b], 0)
+                    for a in range(len(run))
+                    for b in range(a + 2, min(a + 4, len(run)) + 1)
+                    if (a < i < b) or (a < i + n < b)
+                ]
+                if max(crossing, default=0) <= freq.get(gram, 0):
+                    grams.append(gram)
     for word, count in Counter(g for g in grams if g in idf).items():
         scores[word] = scores.get(word, 0.0) + count * idf[word]
     for tok in K._LATIN_RE.findall(norm):
