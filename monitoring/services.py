@@ -968,24 +968,24 @@ def _write_clusters(fresh: list[_Cluster], grown: list[_Cluster], *, now: dateti
             MentionCluster.objects.bulk_create(rows)
             for cluster, row in zip(fresh, rows, strict=True):
                 cluster.pk = row.pk
-    if grown:
+    if not grown:
+        return
+    # An increment, not a size computed here: correct even without the lock.
+    if connection.vendor == "postgresql":
         table = MentionCluster._meta.db_table
         with connection.cursor() as cursor:
-            # An increment, not a size computed here: correct even without the lock.
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    f"UPDATE {table} AS c SET size = c.size + v.n, last_seen_at = %s "  # noqa: S608
-                    "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE c.id = v.id",
-                    [now, [c.pk for c in grown], [c.joined for c in grown]],
-                )
-            else:
-                joined = Case(
-                    *(When(pk=c.pk, then=Value(c.joined)) for c in grown),
-                    output_field=IntegerField(),
-                )
-                MentionCluster.objects.filter(pk__in=[c.pk for c in grown]).update(
-                    size=F("size") + joined, last_seen_at=now
-                )
+            cursor.execute(
+                f"UPDATE {table} AS c SET size = c.size + v.n, last_seen_at = %s "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE c.id = v.id",
+                [now, [c.pk for c in grown], [c.joined for c in grown]],
+            )
+        return
+    joined = Case(
+        *(When(pk=c.pk, then=Value(c.joined)) for c in grown), output_field=IntegerField()
+    )
+    MentionCluster.objects.filter(pk__in=[c.pk for c in grown]).update(
+        size=F("size") + joined, last_seen_at=now
+    )
 
 
 def _nearest(simhash: int, candidates: Iterable[_Cluster]) -> _Cluster | None:
