@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from crisis import severity as severity_rules
 from crisis import sla
 from crisis.channels import ChannelTarget, Message, deliver_with_retry, get_backend
+from crisis.enqueue import send_on_commit
 from crisis.models import (
     MERGEABLE_STATUSES,
     SEVERITY_ORDER,
@@ -1044,10 +1045,8 @@ def notification_create(
         .exclude(channel="inapp")
         .values_list("pk", flat=True)
     )
-    if external:
-        from crisis.tasks import deliver_notification
-
-        transaction.on_commit(lambda: [deliver_notification.delay(pk) for pk in external])
+    for delivery_id in external:
+        send_on_commit("crisis.deliver_notification", delivery_id)
     return notification
 
 

@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
+from crisis.enqueue import send_on_commit
 from monitoring import watch
 from monitoring.ingest import (
     NEAR_DUPLICATE_DISTANCE,
@@ -414,10 +415,7 @@ def inbox_mark_failed(*, raw_item: RawItem, error: str) -> None:
 
 def inbox_enqueue(*, raw_item: RawItem) -> None:
     """Process the payload in a worker once the row is committed."""
-    from monitoring import tasks
-
-    raw_id = raw_item.pk
-    transaction.on_commit(lambda: tasks.inbox_process.delay(raw_id))
+    send_on_commit("monitoring.inbox_process", raw_item.pk)
 
 
 def _claim_timeout() -> timedelta:

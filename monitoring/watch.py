@@ -36,6 +36,7 @@ from django.db.models import Count, F, Max, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crisis.enqueue import send_on_commit
 from crisis.models import OPEN_STATUSES, Incident
 from monitoring.detection import (
     Bucket,
@@ -608,10 +609,7 @@ def rollup_after_commit(result: RollupResult) -> None:
                 "raising a %s alert for topic %s failed", pending.signal.kind, pending.topic_id
             )
     if result.topic_ids:
-        from monitoring import tasks
-
-        ids = sorted(result.topic_ids)
-        transaction.on_commit(lambda: tasks.topics_detect.delay(ids))
+        send_on_commit("monitoring.topics_detect", sorted(result.topic_ids))
 
 
 # --- detection -------------------------------------------------------------------------------
