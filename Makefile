@@ -25,8 +25,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Sets up var/ (SQLite, broker folders, a generated secret key), migrates, seeds the demo
-# on first start, then runs web + worker + beat under honcho. Ctrl-C or SIGTERM stops all.
+# Sets up var/ (SQLite database and queue, a generated secret key), migrates, seeds the demo
+# on first start, then runs web + worker + beat from the Procfile under crisis/supervise.py,
+# which restarts a process that dies. Ctrl-C or SIGTERM stops all.
 run: install
 	@mkdir -p $(VAR)
 	@test -s $(VAR)/secret_key || $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))' > $(VAR)/secret_key
@@ -35,7 +36,7 @@ run: install
 	  $(BIN)/python manage.py collectstatic --noinput --verbosity 0; \
 	  if [ ! -f $(VAR)/.demo-seeded ]; then $(BIN)/python manage.py seed_demo && touch $(VAR)/.demo-seeded; fi; \
 	  echo "Fenghuo is starting on http://127.0.0.1:$(PORT)/"; \
-	  exec $(BIN)/honcho start -f Procfile
+	  exec $(BIN)/python -m crisis.supervise -f Procfile --status $(VAR)/supervisor.json
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -63,4 +64,4 @@ bench: install-dev
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VAR)/broker $(VAR)/staticfiles
+	rm -rf $(VAR)/broker $(VAR)/staticfiles $(VAR)/supervisor.json

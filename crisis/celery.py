@@ -2,8 +2,9 @@
 
 The worker writes its heartbeat from a thread started by a bootstep, and beat from its
 scheduler's tick, both into the database: a heartbeat there is visible to every web process
-on every machine, whatever the broker (the filesystem transport has no broadcast, so
-``control.ping`` cannot be used).
+on every machine, whatever the broker (the embedded SQLite broker has no broadcast, so
+``control.ping`` cannot be used). A heartbeat proves a process is alive, not that work
+moves: /healthz also times a probe task through the broker (``crisis.health_probe``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 
 from celery import Celery, bootsteps
 from celery.beat import PersistentScheduler
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis.settings")
+# ``sqlite://`` is the embedded broker (crisis/broker.py), the default without Redis.
+TRANSPORT_ALIASES.setdefault("sqlite", "crisis.broker:Transport")
 
 app = Celery("fenghuo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -105,15 +109,3 @@ class HeartbeatScheduler(PersistentScheduler):
             except Exception:  # noqa: BLE001 - keep scheduling even if the DB is briefly away
                 connection.close()
         return min(super().tick(*args, **kwargs), interval)
-
-
-def _ensure_broker_dirs() -> None:
-    # Kombu's filesystem transport does not create its folders.
-    options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
-        folder = options.get(key)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-
-
-_ensure_broker_dirs()

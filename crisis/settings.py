@@ -171,18 +171,34 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "fenghuo@localhost")
 EMAIL_TIMEOUT = 10
 
 # --- Celery ---------------------------------------------------------------------------------
+# The embedded default is an SQLite queue file under var/ (crisis/broker.py); production
+# uses Redis. Kombu's filesystem transport is refused: its consumers read half-written
+# message files and the worker dies (kombu issue 1551).
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "sqlite://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is not supported: Kombu's filesystem transport lets "
+        "the worker read half-written messages and die. Leave CELERY_BROKER_URL unset for the "
+        "embedded SQLite queue (one machine), or use redis://host:6379/0."
+    )
+if CELERY_BROKER_URL.startswith("sqlite://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "path": env_str("BROKER_SQLITE_PATH", str(BROKER_DIR / "queue.sqlite3")),
         "polling_interval": 0.2,
+        "visibility_timeout": 3600,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Give up on a send quickly when the broker is away: the work is already recorded in the
+# database and a sweep sends it later (crisis/enqueue.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("BROKER_CONNECTION_TIMEOUT", 2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Tests run tasks inline unless a test starts a real worker; production never sets this.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -202,6 +218,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A worker or beat whose last heartbeat is older than this is reported as down.
 HEARTBEAT_INTERVAL = env_float("HEARTBEAT_INTERVAL", 5.0)
 HEARTBEAT_MAX_AGE = env_float("HEARTBEAT_MAX_AGE", 30.0)
+# Progress, not only liveness: beat sends a probe task through the broker every
+# HEARTBEAT_INTERVAL seconds; when none has come back for this long, the queue is not moving
+# and /healthz says so. Upper apps add their own progress checks (the monitoring inbox).
+HEALTH_QUEUE_MAX_DELAY = env_float("HEALTH_QUEUE_MAX_DELAY", 60.0)
 
 # --- Product settings -----------------------------------------------------------------------
 SENTIMENT_ENGINE = env_str("SENTIMENT_ENGINE", "fenghuo")

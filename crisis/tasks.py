@@ -18,6 +18,15 @@ def diagnostics_roundtrip(token: str) -> None:
     services.heartbeat_record(service=f"roundtrip:{token}"[:32])
 
 
+@shared_task(name="crisis.health_probe", ignore_result=True)
+def health_probe() -> None:
+    """Sent by beat every few seconds; coming back proves the queue moves (/healthz
+    ``queue``). It expires, so a backlog does not run a pile of stale probes."""
+    from crisis.health import PROBE_SERVICE
+
+    services.heartbeat_record(service=PROBE_SERVICE)
+
+
 @shared_task(name="crisis.scan_clocks", ignore_result=True)
 def scan_clocks() -> None:
     """Every few seconds: SLA warnings and breaches, escalation steps, delivery retries.
@@ -51,6 +60,11 @@ def deliver_notification(delivery_id: int) -> None:
 
 # Periodic work of this app, collected by crisis/celery.py.
 BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "crisis-health-probe": {
+        "task": "crisis.health_probe",
+        "schedule": 5.0,
+        "options": {"expires": 30},
+    },
     "crisis-scan-clocks": {
         "task": "crisis.scan_clocks",
         "schedule": 2.0,

@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     db = os.environ.get("DATABASE_URL", "sqlite (embedded default)")
-    broker = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+    broker = os.environ.get("CELERY_BROKER_URL", "sqlite:// (embedded default)")
     return [
         f"fenghuo: database={db} broker={broker} require_services={REQUIRE_SERVICES}",
     ]

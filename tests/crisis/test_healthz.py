@@ -20,10 +20,12 @@ def _health(client: Any) -> tuple[int, dict[str, Any]]:
 def test_healthz_ok_when_every_check_passes(client: Any, db: Any) -> None:
     heartbeat_record(service="worker")
     heartbeat_record(service="beat")
+    heartbeat_record(service="roundtrip")
     status, body = _health(client)
     assert status == 200, body
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "broker", "worker", "beat"}
+    assert set(body["checks"]) == {"database", "broker", "worker", "beat", "queue", "inbox"}
+    assert "reasons" not in body
     assert all(check["ok"] for check in body["checks"].values())
 
 
@@ -55,6 +57,7 @@ def test_stopped_real_worker_is_reported_degraded(
 ) -> None:
     settings.HEARTBEAT_MAX_AGE = 3
     heartbeat_record(service="beat")
+    heartbeat_record(service="roundtrip")
     worker = celery_worker_process(HEARTBEAT_INTERVAL="0.5")
     assert wait_until(lambda: _health(client)[1]["checks"]["worker"]["ok"], timeout=60), (
         worker.output()

@@ -1,5 +1,5 @@
 """`make run` in a temporary directory with the embedded defaults: SQLite and the
-filesystem broker, web + worker + beat under honcho."""
+SQLite queue, web + worker + beat under crisis/supervise.py."""
 
 from __future__ import annotations
 
@@ -81,9 +81,12 @@ def test_make_run_brings_up_web_worker_beat_and_stops_cleanly(tmp_path: Path) ->
             "broker": True,
             "worker": True,
             "beat": True,
+            "queue": True,
+            "inbox": True,
         }
         assert body["checks"]["database"]["detail"] == "sqlite"
-        assert body["checks"]["broker"]["detail"] == "filesystem"
+        assert body["checks"]["broker"]["detail"] == "sqlite"
+        assert (tmp_path / "var" / "broker" / "queue.sqlite3").exists()
         assert (tmp_path / "var" / "fenghuo.sqlite3").exists()
         assert "Demo users created" in output()
 
