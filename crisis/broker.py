@@ -335,6 +335,11 @@ class Transport(virtual.Transport):
         heartbeats=False,
     )
 
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        # No host: the queue is a local file (this also keeps Kombu from warning about it).
+        return {"port": None, "hostname": None}
+
     def driver_version(self) -> str:
         return sqlite3.sqlite_version
 

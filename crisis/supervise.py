@@ -147,10 +147,16 @@ class Supervisor:
         self.write_status()
 
     def signal_all(self, sig: int) -> None:
+        """SIGTERM goes to each main process only: Celery and gunicorn stop their own
+        children in order (a worker whose pool children were signalled too hangs in its
+        warm shutdown). SIGKILL goes to the whole process group."""
         for process in self.processes:
             if process.proc and process.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.proc.pid, sig)
+                    if sig == signal.SIGKILL:
+                        os.killpg(process.proc.pid, sig)
+                    else:
+                        os.kill(process.proc.pid, sig)
 
     def stop_all(self) -> None:
         self.stopping = True
