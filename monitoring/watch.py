@@ -25,7 +25,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -598,16 +598,40 @@ def _rule_signals(
 
 def rollup_after_commit(result: RollupResult) -> None:
     """Raise the collected signals and enqueue detection of the touched topics. Called by
-    mentions_store once its transaction committed (alerting never blocks the store)."""
+    mentions_store once its transaction committed (alerting never blocks the store).
+
+    A batch often carries the same signal many times (every post of a burst hits the
+    sensitive-term alert of its topic and hour): they are raised as one repeat of that
+    alert, and each incident's signals are recomputed once per batch, not once per post.
+    """
+    groups: dict[tuple[int, str], list[PendingSignal]] = {}
     for pending in result.signals:
+        groups.setdefault((pending.topic_id, pending.signal.fingerprint), []).append(pending)
+    touched: set[int] = set()
+    for (topic_id, _fingerprint), group in groups.items():
+        signal = group[-1].signal
+        metrics: Any = _jsonable(group[0].signal.metrics)
+        for pending in group[1:]:
+            metrics = _merged_metrics(str(signal.kind), metrics, _jsonable(pending.signal.metrics))
+        evidence = list(dict.fromkeys(pk for pending in group for pk in pending.evidence))
         try:
-            alert_raise(
-                topic_id=pending.topic_id, signal=pending.signal, evidence_ids=pending.evidence
+            alert, _created = alert_raise(
+                topic_id=topic_id,
+                signal=replace(signal, metrics=metrics, score=max(p.signal.score for p in group)),
+                evidence_ids=evidence,
+                occurrences=len(group),
+                refresh_incident=False,
             )
         except Exception:
-            logger.exception(
-                "raising a %s alert for topic %s failed", pending.signal.kind, pending.topic_id
-            )
+            logger.exception("raising a %s alert for topic %s failed", signal.kind, topic_id)
+            continue
+        if alert.incident_id and alert.status != Alert.Status.DISMISSED:
+            touched.add(alert.incident_id)
+    for incident_id in sorted(touched):
+        try:
+            incident_refresh_signals(incident_id=incident_id)
+        except Exception:
+            logger.exception("refreshing the signals of incident %s failed", incident_id)
     if result.topic_ids:
         send_on_commit("monitoring.topics_detect", sorted(result.topic_ids))
 
@@ -729,10 +753,13 @@ def alert_raise(
     signal: Signal,
     evidence_ids: Sequence[int] = (),
     now: datetime | None = None,
+    occurrences: int = 1,
+    refresh_incident: bool = True,
 ) -> tuple[Alert, bool]:
     """Create the alert of ``signal`` or, when one with its fingerprint exists, count the
-    repeat (count + 1, last_seen, score and metrics of the latest). A new alert is routed to
-    an incident. Returns (alert, created)."""
+    repeat (count + ``occurrences``, last_seen, score and metrics of the latest). A new
+    alert is routed to an incident. With ``refresh_incident`` off, the caller recomputes the
+    incident's signals itself (once for a whole batch). Returns (alert, created)."""
     now = now or timezone.now()
     fingerprint = f"{topic_id}:{signal.fingerprint}"[:200]
     kind = str(signal.kind)
@@ -751,6 +778,7 @@ def alert_raise(
                         score=float(signal.score),
                         reason=signal.reason[:2000],
                         metrics=_jsonable(signal.metrics),
+                        count=max(1, occurrences),
                         first_seen_at=now,
                         last_seen_at=now,
                         updated_at=now,
@@ -761,7 +789,7 @@ def alert_raise(
         if not created:
             metrics = _merged_metrics(kind, alert.metrics, _jsonable(signal.metrics))
             Alert.objects.filter(pk=alert.pk).update(
-                count=F("count") + 1,
+                count=F("count") + max(1, occurrences),
                 last_seen_at=now,
                 updated_at=now,
                 score=max(alert.score, float(signal.score)),
@@ -774,8 +802,8 @@ def alert_raise(
             alert.evidence.add(*list(evidence_ids)[:room])
     alert.refresh_from_db()
     if created:
-        alert_route(alert=alert, now=now)
-    elif alert.incident_id and alert.status != Alert.Status.DISMISSED:
+        alert_route(alert=alert, now=now, refresh_incident=refresh_incident)
+    elif refresh_incident and alert.incident_id and alert.status != Alert.Status.DISMISSED:
         incident_refresh_signals(incident_id=alert.incident_id, now=now)
     return alert, created
 
@@ -833,7 +861,9 @@ def open_incident_sharing_evidence(*, alert: Alert) -> Incident | None:
     )
 
 
-def alert_route(*, alert: Alert, now: datetime | None = None) -> Incident | None:
+def alert_route(
+    *, alert: Alert, now: datetime | None = None, refresh_incident: bool = True
+) -> Incident | None:
     """Attach a new alert to its topic's open incident, else to an open incident that holds
     one of its evidence posts, or open one. The topic row is locked so two alerts of one topic
     arriving together open one incident, not two."""
@@ -864,7 +894,7 @@ def alert_route(*, alert: Alert, now: datetime | None = None) -> Incident | None
             incident = _incident_open_from(alert=alert, topic=topic, actor=None, now=now)
             opened = True
     alert.incident_id = incident.pk
-    if not opened:
+    if not opened and refresh_incident:
         incident_refresh_signals(incident_id=incident.pk, now=now)
     return incident
 

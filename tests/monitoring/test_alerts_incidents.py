@@ -176,3 +176,32 @@ def test_overlapping_topics_share_one_incident_through_shared_posts(topic) -> No
     weather = Mention.objects.get(external_id="w").pk
     other, _ = watch.alert_raise(topic_id=unrelated.pk, signal=signal(), evidence_ids=[weather])
     assert other.incident_id != brand.incident_id and Incident.objects.count() == 2
+
+
+def test_a_batch_raises_each_signal_once_with_its_repeats_counted(topic) -> None:
+    """Forty posts of one batch hitting the same sensitive-term alert (罢工 7 + 维权 6 over the threshold of 8) are one repeat of
+    that alert (count 40, every term, up to the evidence limit), and the incident's signals
+    are recomputed once for the batch, not once per post."""
+    now = timezone.now()
+    posts = [
+        item(f"t{i}", f"茶小满员工罢工维权第{i}天", now - timedelta(seconds=i))
+        for i in range(40)
+    ]
+    calls: list[int] = []
+    original = watch.incident_refresh_signals
+
+    def counting(*, incident_id: int, now=None):
+        calls.append(incident_id)
+        return original(incident_id=incident_id, now=now)
+
+    watch.incident_refresh_signals = counting  # type: ignore[assignment]
+    try:
+        services.mentions_store(items=posts, now=now)
+    finally:
+        watch.incident_refresh_signals = original  # type: ignore[assignment]
+    alert = Alert.objects.get(kind="sensitive_term")
+    assert alert.count == 40
+    assert set(alert.metrics["terms"]) == {"罢工", "维权"}
+    assert alert.evidence.count() == min(40, watch.MAX_EVIDENCE)
+    assert alert.incident_id is not None
+    assert calls.count(alert.incident_id) <= 1
