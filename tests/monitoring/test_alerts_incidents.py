@@ -179,9 +179,10 @@ def test_overlapping_topics_share_one_incident_through_shared_posts(topic) -> No
 
 
 def test_a_batch_raises_each_signal_once_with_its_repeats_counted(topic) -> None:
-    """Forty posts of one batch hitting the same sensitive-term alert (罢工 7 + 维权 6 over the threshold of 8) are one repeat of
-    that alert (count 40, every term, up to the evidence limit), and the incident's signals
-    are recomputed once for the batch, not once per post."""
+    """Forty posts of one batch hitting the same sensitive-term alert (罢工 7 + 维权 6, over
+    the threshold of 8) are one repeat of that alert (count 40, every term, up to the
+    evidence limit), and the incident's signals are recomputed once for the batch, not once
+    per post."""
     now = timezone.now()
     posts = [
         item(f"t{i}", f"茶小满员工罢工维权第{i}天", now - timedelta(seconds=i))
