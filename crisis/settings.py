@@ -9,7 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from crisis.env import env_bool, env_float, env_int, env_list, env_str
+from crisis.env import env_bool, env_float, env_int, env_json_object, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FENGHUO_VAR_DIR", str(BASE_DIR / "var")))
@@ -234,6 +234,11 @@ INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 5, minimum=1)
 SOURCE_PAGE_AFTER_FAILURES = env_int("SOURCE_PAGE_AFTER_FAILURES", 5, minimum=1)
 SOURCE_MAX_BACKOFF_SECONDS = env_int("SOURCE_MAX_BACKOFF_SECONDS", 3600, minimum=1)
 DEMO_PASSWORD = env_str("DEMO_PASSWORD")
+# Incident core (docs/incidents.md): where the links in pages point, how long a signed
+# acknowledge link stays valid, and overrides of the severity score (crisis/severity.py).
+FENGHUO_BASE_URL = env_str("FENGHUO_BASE_URL", "http://127.0.0.1:8000")
+FENGHUO_ACK_LINK_MAX_AGE = env_int("FENGHUO_ACK_LINK_MAX_AGE", 24 * 3600, minimum=60)
+FENGHUO_SEVERITY = env_json_object("FENGHUO_SEVERITY", {})
 
 LOGGING = {
     "version": 1,
