@@ -16,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 
 from crisis.permissions import capability_required
 from crisis.services import IncidentError
-from monitoring import selectors, services, tasks, watch
+from monitoring import selectors, services, tasks
 from monitoring.forms import (
     AlertAttachForm,
     AlertDismissForm,
@@ -258,17 +258,17 @@ def topic_edit(request: HtmxHttpRequest, topic_id: int | None = None) -> HttpRes
             "enabled": data["enabled"],
         }
         if topic is None:
-            topic = watch.topic_create(actor=request.user, **values)  # type: ignore[arg-type]
+            topic = services.topic_create(actor=request.user, **values)  # type: ignore[arg-type]
         else:
-            topic = watch.topic_update(topic=topic, **values)
+            topic = services.topic_update(topic=topic, **values)
         messages.success(request, _("Topic %(name)s saved.") % {"name": topic.name})
         return redirect("monitoring_topic", topic_id=topic.pk)
     context = {
         "form": form,
         "topic": topic,
-        "hints": watch.topic_rule_hints(topic=topic) if topic else [],
+        "hints": selectors.topic_rule_hints(topic=topic) if topic else [],
         "preview": _preview(form.data if request.method == "POST" else form.initial),
-        "defaults": watch.detection_config(None).to_dict(),
+        "defaults": services.detection_config(None).to_dict(),
     }
     return render(
         request,
@@ -418,7 +418,7 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
     actor = request.user
     try:
         if action == "ack":
-            watch.alert_acknowledge(alert=alert, actor=actor)  # type: ignore[arg-type]
+            services.alert_acknowledge(alert=alert, actor=actor)  # type: ignore[arg-type]
             return _alert_done(request, _("Alert acknowledged."))
         if action == "dismiss":
             form = AlertDismissForm(request.POST)
@@ -426,7 +426,7 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
                 return _alert_done(
                     request, _("Say why this alert is a false positive."), error=True
                 )
-            watch.alert_dismiss(alert=alert, actor=actor, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
+            services.alert_dismiss(alert=alert, actor=actor, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
             return _alert_done(request, _("Alert dismissed as a false positive."))
         if action == "attach":
             attach = AlertAttachForm(request.POST)
@@ -437,14 +437,14 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
             )
             if incident is None:
                 return _alert_done(request, _("No such incident."), error=True)
-            watch.alert_attach(alert=alert, incident=incident, actor=actor)  # type: ignore[arg-type]
+            services.alert_attach(alert=alert, incident=incident, actor=actor)  # type: ignore[arg-type]
             return _alert_done(
                 request, _("Alert attached to incident #%(id)s.") % {"id": incident.pk}
             )
         if action == "open":
-            incident = watch.alert_open_incident(alert=alert, actor=actor)  # type: ignore[arg-type]
+            incident = services.alert_open_incident(alert=alert, actor=actor)  # type: ignore[arg-type]
             return _alert_done(request, _("Incident #%(id)s opened.") % {"id": incident.pk})
-    except watch.AlertActionError as exc:
+    except services.AlertActionError as exc:
         return _alert_done(request, str(exc), error=True)
     except IncidentError as exc:
         return _alert_done(request, str(exc), error=True)
@@ -468,7 +468,7 @@ def terms(request: HtmxHttpRequest) -> HttpResponse:
             term_form = TermForm(request.POST, prefix="term")
             if term_form.is_valid():
                 try:
-                    saved = watch.term_save(**term_form.cleaned_data)
+                    saved = services.term_save(**term_form.cleaned_data)
                 except ValueError as exc:
                     term_form.add_error("term", str(exc))
                     status = 400
@@ -485,7 +485,7 @@ def terms(request: HtmxHttpRequest) -> HttpResponse:
                     import_form.add_error("file", _("The file is too large."))
                     status = 400
                 else:
-                    result = watch.terms_import(
+                    result = services.terms_import(
                         data=upload.read(), replace=import_form.cleaned_data["replace"]
                     )
             else:
@@ -514,7 +514,7 @@ def terms(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @capability_required("view_console")
 def terms_export(request: HtmxHttpRequest) -> HttpResponse:
-    response = HttpResponse(watch.terms_export(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(selectors.terms_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="sensitive-terms.csv"'
     return response
 
@@ -522,7 +522,7 @@ def terms_export(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @capability_required("manage_sources")
 def term_delete(request: HtmxHttpRequest, term_id: int) -> HttpResponse:
-    watch.term_delete(term_id=term_id)
+    services.term_delete(term_id=term_id)
     return redirect("monitoring_terms")
 
 
@@ -546,7 +546,7 @@ def incident_panel(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
     )
     propagation = IncidentPropagation.objects.filter(incident=incident).first()
     if propagation is None and incident_alerts:
-        propagation = watch.incident_propagation_refresh(incident_id=incident.pk)
+        propagation = services.incident_propagation_refresh(incident_id=incident.pk)
     tree_svg = summary = None
     if propagation is not None and propagation.summary:
         summary = PropagationSummary.from_dict(propagation.summary)
