@@ -35,7 +35,7 @@ def inbox_process(raw_item_id: int) -> None:
 @shared_task(name="monitoring.inbox_sweep", ignore_result=True)
 def inbox_sweep() -> int:
     """Re-enqueue payloads whose task was lost (broker restart) or whose worker died."""
-    ids = services.inbox_requeue_stale()
+    ids = services.inbox_stale_ids()
     for raw_item_id in ids:
         inbox_process.delay(raw_item_id)
     return len(ids)
@@ -44,7 +44,7 @@ def inbox_sweep() -> int:
 @shared_task(name="monitoring.sources_dispatch", ignore_result=True)
 def sources_dispatch() -> int:
     """Claim each due polled source (one lease per source) and enqueue its poll."""
-    claimed = services.sources_dispatch_due()
+    claimed = services.sources_claim_due()
     for source_id, token in claimed:
         source_poll.delay(source_id, token)
     return len(claimed)

@@ -119,7 +119,7 @@ def source_poll_now(request: HtmxHttpRequest, source_id: int) -> HttpResponse:
     if not source.is_polled:
         messages.error(request, _("Only feeds and polled APIs can be polled."))
     else:
-        token = services.source_request_poll(source=source)
+        token = services.source_claim_poll_now(source=source)
         if token is None:
             messages.warning(
                 request, _("A poll of %(name)s is already running.") % {"name": source}

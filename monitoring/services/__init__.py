@@ -29,8 +29,12 @@ For the layers above (response, review), the public API is:
   ``ScenarioError``.
 
 Everything else below is for monitoring's own views, API, tasks, commands, demo data and
-tests; the names are those the old ``monitoring.services``, ``monitoring.watch`` and
-``monitoring.replay`` modules had.
+tests. The names are those the old ``monitoring.services``, ``monitoring.watch`` and
+``monitoring.replay`` modules had, except four that now say what they do: the lookups
+``inbox_stale_ids`` (was ``inbox_requeue_stale``) and ``open_incident_of_topic`` (was
+``topic_open_incident``), and the lease claims ``sources_claim_due`` (was
+``sources_dispatch_due``) and ``source_claim_poll_now`` (was ``source_request_poll``); the
+caller enqueues what they claimed.
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ from monitoring.services.alerts import (
     alert_open_incident,
     alert_raise,
     alert_route,
+    open_incident_of_topic,
     open_incident_sharing_evidence,
-    topic_open_incident,
 )
 from monitoring.services.corrections import mention_correct
 from monitoring.services.detection import MINUTE, topic_detect, topics_detect_due
@@ -58,7 +62,7 @@ from monitoring.services.inbox import (
     inbox_parse,
     inbox_process,
     inbox_receive,
-    inbox_requeue_stale,
+    inbox_stale_ids,
     ingest_payload,
     max_body_bytes,
 )
@@ -90,14 +94,14 @@ from monitoring.services.scenarios import (
 from monitoring.services.sources import (
     source_backoff_seconds,
     source_claim_poll,
+    source_claim_poll_now,
     source_create,
     source_poll,
     source_record_failure,
     source_record_success,
-    source_request_poll,
     source_rotate_token,
     source_set_token,
-    sources_dispatch_due,
+    sources_claim_due,
 )
 from monitoring.services.store import StoreResult, mentions_store
 from monitoring.services.thresholds import (
@@ -150,7 +154,7 @@ __all__ = [
     "inbox_parse",
     "inbox_process",
     "inbox_receive",
-    "inbox_requeue_stale",
+    "inbox_stale_ids",
     "incident_propagation_refresh",
     "incident_refresh_signals",
     "incidents_refresh_open",
@@ -158,6 +162,7 @@ __all__ = [
     "max_body_bytes",
     "mention_correct",
     "mentions_store",
+    "open_incident_of_topic",
     "open_incident_sharing_evidence",
     "propagations_refresh_open",
     "rollup_after_commit",
@@ -169,20 +174,19 @@ __all__ = [
     "scenario_runs_advance",
     "source_backoff_seconds",
     "source_claim_poll",
+    "source_claim_poll_now",
     "source_create",
     "source_poll",
     "source_record_failure",
     "source_record_success",
-    "source_request_poll",
     "source_rotate_token",
     "source_set_token",
-    "sources_dispatch_due",
+    "sources_claim_due",
     "term_delete",
     "term_save",
     "terms_import",
     "topic_create",
     "topic_detect",
-    "topic_open_incident",
     "topic_signals",
     "topic_update",
     "topic_validate",

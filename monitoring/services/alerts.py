@@ -116,7 +116,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def topic_open_incident(*, topic_id: int) -> Incident | None:
+def open_incident_of_topic(*, topic_id: int) -> Incident | None:
     """The open incident that alerts of this topic already belong to (the newest)."""
     return (
         Incident.objects.filter(monitoring_alerts__topic_id=topic_id, status__in=OPEN_STATUSES)
@@ -150,7 +150,7 @@ def alert_route(*, alert: Alert, now: datetime | None = None) -> Incident | None
         current = Alert.objects.filter(pk=alert.pk).values_list("incident_id", "status").first()
         if current is None or current[0] is not None or current[1] == Alert.Status.DISMISSED:
             return None
-        incident = topic_open_incident(topic_id=topic.pk) or open_incident_sharing_evidence(
+        incident = open_incident_of_topic(topic_id=topic.pk) or open_incident_sharing_evidence(
             alert=alert
         )
         if incident is not None:

@@ -7,7 +7,7 @@
    ``mentions_store`` (``monitoring.services.store``). Each chunk is one transaction;
    re-running a chunk changes nothing, so a worker killed mid-payload and a re-run of the
    payload are both harmless.
-3. ``inbox_requeue_stale`` (beat) finds rows left pending or whose lease expired, for the
+3. ``inbox_stale_ids`` (beat) finds rows left pending or whose lease expired, for the
    task to enqueue again.
 """
 
@@ -213,7 +213,7 @@ def _finish(
     RawItem.objects.filter(pk=raw.pk, claim_token=token).update(**values)
 
 
-def inbox_requeue_stale(*, older_than_seconds: float | None = None) -> list[int]:
+def inbox_stale_ids(*, older_than_seconds: float | None = None) -> list[int]:
     """Ids of payloads pending for a while (their task was lost with the broker) or whose
     claim expired (their worker died); the caller enqueues them again."""
     now = timezone.now()

@@ -100,7 +100,7 @@ def source_claim_poll(*, source_id: int, force: bool = False) -> str | None:
     return token if claimed else None
 
 
-def sources_dispatch_due(*, now: datetime | None = None) -> list[tuple[int, str]]:
+def sources_claim_due(*, now: datetime | None = None) -> list[tuple[int, str]]:
     """Claim every due polled source; the caller enqueues one poll per (id, token)."""
     now = now or timezone.now()
     due_ids = list(
@@ -119,7 +119,7 @@ def sources_dispatch_due(*, now: datetime | None = None) -> list[tuple[int, str]
     return claimed
 
 
-def source_request_poll(*, source: Source) -> str | None:
+def source_claim_poll_now(*, source: Source) -> str | None:
     """ "Poll now": claim the lease regardless of the schedule; None if a poll is running."""
     return source_claim_poll(source_id=source.pk, force=True)
 

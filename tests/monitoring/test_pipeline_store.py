@@ -165,7 +165,7 @@ def test_inbox_process_chunks_and_is_idempotent() -> None:
     RawItem.objects.filter(pk=raw.pk).update(
         status=RawItem.Status.PROCESSING, claimed_at=T0 - timedelta(days=1)
     )
-    assert services.inbox_requeue_stale() == [raw.pk]
+    assert services.inbox_stale_ids() == [raw.pk]
     again = services.inbox_process(raw_item_id=raw.pk, chunk_size=7)
     assert again is not None and again.created == 0 and again.unchanged == 25
     assert Mention.objects.count() == 25
