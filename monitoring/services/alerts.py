@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crisis import services as crisis_services
+from crisis.errors import ServiceError
 from crisis.models import OPEN_STATUSES, Incident
 from monitoring.detection import Signal
 from monitoring.models import Alert, AlertKind, Topic
@@ -203,8 +204,9 @@ def _incident_open_from(
     return incident
 
 
-class AlertActionError(Exception):
-    """A refusal with a message for the user."""
+class AlertActionError(ServiceError):
+    """A refusal of an alert-queue action, with a message for the user (one of the refusal
+    family of crisis.errors, so ``except ServiceError`` catches it too)."""
 
 
 def alert_acknowledge(*, alert: Alert, actor: User, now: datetime | None = None) -> Alert:

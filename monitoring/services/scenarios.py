@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crisis.errors import InvalidError
 from monitoring.models import RawItem, ScenarioRun, Source
 from monitoring.services.inbox import inbox_enqueue, inbox_process, inbox_receive
 
@@ -31,8 +32,9 @@ from monitoring.services.inbox import inbox_enqueue, inbox_process, inbox_receiv
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be replayed (message says which line and why)."""
+class ScenarioError(InvalidError, ValueError):
+    """A scenario file that cannot be replayed (message says which line and why). A refusal
+    of the crisis.errors family, and still the ValueError it always was."""
 
 
 def scenario_path(name: str) -> Path:
