@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
+from crisis import policies
+from crisis.errors import ServiceError
 from crisis.permissions import capability_required
-from crisis.services import IncidentError
+from crisis.web import HtmxHttpRequest, unchanged_panel
 from monitoring import selectors, services, tasks
 from monitoring.forms import (
     AlertAttachForm,
@@ -31,10 +32,6 @@ from monitoring.forms import (
 from monitoring.models import Alert, Mention, RawItem, SensitiveTerm, Source, Topic
 
 PAGE_SIZE = 50
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _offset(request: HttpRequest) -> int:
@@ -58,7 +55,7 @@ def stream(request: HtmxHttpRequest) -> HttpResponse:
         "next_offset": offset + PAGE_SIZE,
         "query": query.urlencode(),
         "filters": filters,
-        "can_correct": request.user.has_perm("crisis.correct_analysis"),
+        "can_correct": policies.can(request.user, "correct_analysis"),
         "correction_form": CorrectionForm(auto_id=False),
     }
     template = "monitoring/stream.html"
@@ -107,7 +104,7 @@ def mention_correct(request: HtmxHttpRequest, mention_id: int) -> HttpResponse:
 def sources(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "sources": selectors.sources_with_health(),
-        "can_manage": request.user.has_perm("crisis.manage_sources"),
+        "can_manage": policies.can(request.user, "manage_sources"),
     }
     return render(request, "monitoring/sources.html", context)
 
@@ -189,7 +186,7 @@ def _dashboard_context() -> dict[str, Any]:
 @capability_required("view_console")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = _dashboard_context()
-    context["can_manage"] = request.user.has_perm("crisis.manage_sources")
+    context["can_manage"] = policies.can(request.user, "manage_sources")
     return render(request, "monitoring/dashboard.html", context)
 
 
@@ -197,8 +194,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 @capability_required("view_console")
 def dashboard_panel(request: HtmxHttpRequest) -> HttpResponse:
     """The live table; an unchanged dashboard answers 204 (htmx keeps the DOM)."""
-    if request.GET.get("token") == selectors.dashboard_token():
-        return HttpResponse(status=204)
+    unchanged = unchanged_panel(request, selectors.dashboard_token())
+    if unchanged is not None:
+        return unchanged
     return render(request, "monitoring/dashboard.html#dashboard-panel", _dashboard_context())
 
 
@@ -221,7 +219,7 @@ def topic_detail(request: HtmxHttpRequest, topic_id: int) -> HttpResponse:
         "keywords": selectors.topic_keywords(topic=topic, since=since),
         "top_posts": selectors.topic_top_posts(topic=topic, since=since),
         "alerts": topic.alerts.select_related("incident").order_by("-last_seen_at")[:20],
-        "can_manage": request.user.has_perm("crisis.manage_sources"),
+        "can_manage": policies.can(request.user, "manage_sources"),
     }
     return render(request, "monitoring/topic_detail.html", context)
 
@@ -382,7 +380,7 @@ def _alerts_context(request: HttpRequest) -> dict[str, Any]:
         "status": status,
         "status_choices": Alert.Status.choices,
         "token": selectors.alert_queue_token(status=status),
-        "can_act": request.user.has_perm("crisis.triage_incident"),
+        "can_act": policies.can(request.user, "triage_incident"),
         "dismiss_form": AlertDismissForm(auto_id=False),
         "attach_form": AlertAttachForm(auto_id=False),
     }
@@ -392,8 +390,9 @@ def _alerts_context(request: HttpRequest) -> dict[str, Any]:
 @capability_required("view_console")
 def alerts_panel(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    if request.GET.get("token") == selectors.alert_queue_token(status=status):
-        return HttpResponse(status=204)
+    unchanged = unchanged_panel(request, selectors.alert_queue_token(status=status))
+    if unchanged is not None:
+        return unchanged
     return render(request, "monitoring/alerts.html#queue", _alerts_context(request))
 
 
@@ -444,9 +443,7 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
         if action == "open":
             incident = services.alert_open_incident(alert=alert, actor=actor)  # type: ignore[arg-type]
             return _alert_done(request, _("Incident #%(id)s opened.") % {"id": incident.pk})
-    except services.AlertActionError as exc:
-        return _alert_done(request, str(exc), error=True)
-    except IncidentError as exc:
+    except ServiceError as exc:  # AlertActionError and the incident core's refusals alike
         return _alert_done(request, str(exc), error=True)
     return _alert_done(request, _("Unknown action."), error=True)
 
@@ -456,14 +453,13 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
 def terms(request: HtmxHttpRequest) -> HttpResponse:
     from monitoring.rules import CATEGORIES
 
-    can_manage = request.user.has_perm("crisis.manage_sources")
+    can_manage = policies.can(request.user, "manage_sources")
     term_form = TermForm(prefix="term")
     import_form = TermsImportForm(prefix="csv")
     result = None
     status = 200
     if request.method == "POST":
-        if not can_manage:
-            return HttpResponse(status=403)
+        policies.require(request.user, "manage_sources")
         if "term-term" in request.POST:
             term_form = TermForm(request.POST, prefix="term")
             if term_form.is_valid():
@@ -544,9 +540,9 @@ def incident_panel(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
         .distinct()
         .order_by("-author_followers", "-posted_at")[:20]
     )
+    # A GET only reads: the tree is built by monitoring.propagation_refresh (beat, every
+    # minute), so a new incident shows "no propagation data yet" until then.
     propagation = IncidentPropagation.objects.filter(incident=incident).first()
-    if propagation is None and incident_alerts:
-        propagation = services.incident_propagation_refresh(incident_id=incident.pk)
     tree_svg = summary = None
     if propagation is not None and propagation.summary:
         summary = PropagationSummary.from_dict(propagation.summary)
