@@ -158,7 +158,7 @@ def main() -> None:
     from django.utils import timezone
 
     from crisis.models import Incident
-    from monitoring import services, watch
+    from monitoring import services
     from monitoring.ingest import NormalizedItem
     from monitoring.models import Alert, Source
 
@@ -192,7 +192,7 @@ def main() -> None:
         time.sleep(6)  # worker and beat up
         for trial in range(options.trials):
             brand = f"品牌{trial:02d}号"
-            topic = watch.topic_create(name=brand, query=brand)
+            topic = services.topic_create(name=brand, query=brand)
             now = timezone.now()
             quiet = [
                 NormalizedItem(
@@ -208,7 +208,7 @@ def main() -> None:
                 for i in range(115)
             ]
             services.mentions_store(items=quiet, source_id=source.pk, detect=False)
-            watch.topic_detect(topic_id=topic.pk)  # warm the baseline from the quiet history
+            services.topic_detect(topic_id=topic.pk)  # warm the baseline from the quiet history
             time.sleep(rng.uniform(1.0, 8.0))
             posted = timezone.now()
             body = json.dumps(

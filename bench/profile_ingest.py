@@ -23,19 +23,20 @@ from typing import Any
 
 import bench_ingest as b
 
+# Each step is wrapped where its caller looks it up.
 STEPS = {
-    "monitoring.services": [
-        "inbox_parse",
+    "monitoring.services.inbox": ["inbox_parse"],
+    "monitoring.services.store": [
         "_prepare",
         "_existing_mentions",
         "_analyze",
-        "_assign_clusters",
-        "_write_clusters",
+        "clusters_assign",
         "_resolve_repost_names",
         "_insert_mentions",
         "_update_mentions",
+        "topics_rollup",
     ],
-    "monitoring.watch": ["topics_rollup"],
+    "monitoring.services.clusters": ["_write_clusters"],
 }
 
 

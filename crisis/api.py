@@ -17,10 +17,9 @@ from ninja import Status as Reply
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
-from crisis import selectors, services
+from crisis import policies, selectors, services
 from crisis.models import OPEN_STATUSES, Incident, Severity, Status
-from crisis.roles import perm
-from crisis.services import TRANSITION_CAPABILITY, ConflictError, IncidentError
+from crisis.services import ServiceError
 
 api = NinjaAPI(
     title="Fenghuo API",
@@ -59,15 +58,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(request, {"error": str(exc)}, status=exc.status_code)
 
 
-def _require(request: HttpRequest, codename: str) -> None:
-    if not request.user.has_perm(perm(codename)):
-        from crisis.permissions import roles_holding
+@api.exception_handler(ServiceError)
+def _refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    """Every refusal of any app's services, and of crisis.policies: 403, 409 or 400."""
+    return api.create_response(request, {"error": str(exc)}, status=exc.status_code)
 
-        raise HttpError(
-            403,
-            f"Your role does not allow this action. It needs one of these roles: "
-            f"{roles_holding(codename)}.",
-        )
+
+def _require(request: HttpRequest, codename: str) -> None:
+    policies.require(request.user, codename)
 
 
 class Error(Schema):
@@ -195,8 +193,8 @@ def create_incident(request: HttpRequest, payload: IncidentIn) -> Reply[Any]:
             reporter=request.user,  # type: ignore[arg-type]
             source="api",
         )
-    except IncidentError as exc:
-        return Reply(400, {"error": str(exc)})
+    except ServiceError as exc:
+        return Reply(exc.status_code, {"error": str(exc)})
     return Reply(201, _detail(incident))
 
 
@@ -230,10 +228,7 @@ def get_incident(request: HttpRequest, incident_id: int) -> Reply[Any]:
 def acknowledge_incident(request: HttpRequest, incident_id: int) -> Reply[Any]:
     _require(request, "acknowledge_incident")
     incident = get_object_or_404(Incident, pk=incident_id)
-    try:
-        incident = services.incident_acknowledge(incident=incident, actor=request.user)  # type: ignore[arg-type]
-    except ConflictError as exc:
-        return Reply(409, {"error": str(exc)})
+    incident = services.incident_acknowledge(incident=incident, actor=request.user)  # type: ignore[arg-type]
     return Reply(200, _detail(incident))
 
 
@@ -247,28 +242,18 @@ def transition_incident(
     _require(request, "view_console")
     if payload.to not in Status.values or payload.to == "merged":
         return Reply(400, {"error": f"unknown target status {payload.to!r}"})
-    _require(request, TRANSITION_CAPABILITY.get(payload.to, "triage_incident"))
+    policies.require_transition(request.user, to=payload.to)
     incident = get_object_or_404(Incident, pk=incident_id)
-    if (
-        payload.severity
-        and payload.severity in Severity.values
-        and Severity.values.index(payload.severity) < Severity.values.index(incident.severity)
-    ):
-        _require(request, "lower_severity")
-    try:
-        incident = services.incident_transition(
-            incident=incident,
-            to=payload.to,
-            actor=request.user,  # type: ignore[arg-type]
-            reason=payload.reason,
-            affected_platforms=payload.affected_platforms,
-            estimated_reach=payload.estimated_reach,
-            severity=payload.severity,
-        )
-    except ConflictError as exc:
-        return Reply(409, {"error": str(exc)})
-    except IncidentError as exc:
-        return Reply(400, {"error": str(exc)})
+    policies.require_severity_change(request.user, incident=incident, severity=payload.severity)
+    incident = services.incident_transition(
+        incident=incident,
+        to=payload.to,
+        actor=request.user,  # type: ignore[arg-type]
+        reason=payload.reason,
+        affected_platforms=payload.affected_platforms,
+        estimated_reach=payload.estimated_reach,
+        severity=payload.severity,
+    )
     return Reply(200, _detail(incident))
 
 

@@ -60,7 +60,7 @@ def seed(*, stdout: Any) -> None:
     if "duty" not in users or "manager" not in users:
         stdout.write("Incident demo skipped: the demo users are missing.")
         return
-    services.escalation_policy_default()
+    services.escalation_policy_ensure()
     now = timezone.localtime()
     day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
     with transaction.atomic():

@@ -6,8 +6,8 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
+from crisis.channels import channel_choices
 from crisis.models import (
-    ChannelKind,
     Complexity,
     CrisisType,
     Department,
@@ -191,7 +191,7 @@ class ProfileForm(forms.Form):
 
 
 class ChannelForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Channel"), choices=ChannelKind.choices)
+    kind = forms.ChoiceField(label=_("Channel"), choices=channel_choices)
     address = forms.CharField(
         label=_("Address"),
         max_length=500,

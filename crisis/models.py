@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crisis.channels import channel_choices
 from crisis.roles import CAPABILITIES
 
 
@@ -474,14 +475,6 @@ class Delivery(models.Model):
         return f"{self.notification_id}:{self.channel}:{self.user_id}"
 
 
-class ChannelKind(models.TextChoices):
-    EMAIL = "email", _("E-mail")
-    WECOM = "wecom", _("WeCom group bot")
-    DINGTALK = "dingtalk", _("DingTalk robot")
-    FEISHU = "feishu", _("Feishu / Lark bot")
-    WEBHOOK = "webhook", _("Generic webhook")
-
-
 class UserProfile(models.Model):
     user = models.OneToOneField("auth.User", on_delete=models.CASCADE, related_name="profile")
     department = models.CharField(
@@ -501,7 +494,7 @@ class UserChannel(models.Model):
     """A personal chat channel a user chose (a bot in a one-person group, say)."""
 
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="channels")
-    kind = models.CharField(_("channel"), max_length=16, choices=ChannelKind.choices)
+    kind = models.CharField(_("channel"), max_length=16, choices=channel_choices)
     address = models.CharField(_("address"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=200, blank=True)
     base_url = models.CharField(_("base URL"), max_length=300, blank=True)
@@ -522,7 +515,7 @@ class GroupWebhook(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     audience = models.CharField(_("audience"), max_length=32)
-    kind = models.CharField(_("channel"), max_length=16, choices=ChannelKind.choices)
+    kind = models.CharField(_("channel"), max_length=16, choices=channel_choices)
     address = models.CharField(_("address"), max_length=500)
     secret = models.CharField(_("signing secret"), max_length=200, blank=True)
     base_url = models.CharField(_("base URL"), max_length=300, blank=True)
@@ -554,3 +547,34 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+class AuditAction(models.TextChoices):
+    ROLES_SET = "roles_set", _("Roles changed")
+    POLICY_UPDATED = "policy_updated", _("Escalation policy changed")
+    SHIFT_CREATED = "shift_created", _("Shift added")
+    SHIFT_DELETED = "shift_deleted", _("Shift deleted")
+    WEBHOOK_CREATED = "webhook_created", _("Group webhook added")
+    WEBHOOK_DELETED = "webhook_deleted", _("Group webhook deleted")
+
+
+class AuditEvent(models.Model):
+    """Who changed a setting of the console that belongs to no incident (roles, escalation
+    policy, roster, group webhooks). Append-only, like the timeline. Stores a code and its
+    data; ``crisis.audit_text`` renders the sentence in the reader's language."""
+
+    at = models.DateTimeField(_("when"), db_index=True)
+    actor = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["action", "-at"], name="audit_action_at")]
+
+    def __str__(self) -> str:
+        return f"{self.action}@{self.at:%Y-%m-%d %H:%M}"

@@ -1,8 +1,10 @@
-"""Panel slots on the incident page that the apps above fill by URL name.
+"""The registry of panels on the incident page. Each app registers its own.
 
-crisis does not import them: the incident page reverses each slot's URL name and, when an
-app has registered a URL of that name (taking ``incident_id``), puts an ``hx-get`` placeholder
-that loads the panel. Slots whose URL does not exist yet are left out.
+crisis does not know the apps above: an app's ``panels.py`` calls ``register_panel`` with the
+URL name of its panel view (taking ``incident_id``), and ``CrisisConfig.ready`` imports every
+installed app's ``panels`` module (Django's autodiscovery). The incident page puts an
+``hx-get`` placeholder per registered panel that loads it; a panel whose URL does not resolve
+is left out.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.functional import Promise
 
-# (slot, URL name another app defines with an ``incident_id`` argument, heading)
-INCIDENT_PANEL_SLOTS = [
-    ("evidence", "monitoring_incident_panel", _("Evidence, signals and propagation")),
-    ("statements", "response_incident_panel", _("Statements")),
-    ("postmortem", "review_incident_panel", _("Post-mortem")),
-]
+
+@dataclass(frozen=True)
+class PanelSlot:
+    slot: str
+    url_name: str
+    heading: str | Promise
+    order: int
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,25 @@ class Panel:
     heading: str
 
 
+_SLOTS: dict[str, PanelSlot] = {}
+
+
+def register_panel(*, slot: str, url_name: str, heading: str | Promise, order: int) -> None:
+    """Add (or replace) the panel ``slot``; panels show in ``order``, lowest first (by
+    convention the layer: monitoring 100, response 200, review 300)."""
+    _SLOTS[slot] = PanelSlot(slot=slot, url_name=url_name, heading=heading, order=order)
+
+
+def registered_panels() -> list[PanelSlot]:
+    return sorted(_SLOTS.values(), key=lambda s: (s.order, s.slot))
+
+
 def incident_panels(*, incident_id: int) -> list[Panel]:
     panels = []
-    for slot, url_name, heading in INCIDENT_PANEL_SLOTS:
+    for slot in registered_panels():
         try:
-            url = reverse(url_name, kwargs={"incident_id": incident_id})
+            url = reverse(slot.url_name, kwargs={"incident_id": incident_id})
         except NoReverseMatch:
             continue
-        panels.append(Panel(slot=slot, url=url, heading=str(heading)))
+        panels.append(Panel(slot=slot.slot, url=url, heading=str(slot.heading)))
     return panels

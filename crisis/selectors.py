@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from crisis.models import (
     OPEN_STATUSES,
     SEVERITY_ORDER,
+    AuditEvent,
     Delivery,
     DutyShift,
     Heartbeat,
@@ -24,6 +26,7 @@ from crisis.models import (
     SlaMilestone,
     TeamMember,
     TimelineEvent,
+    UserProfile,
 )
 from crisis.roles import ROLE_LABELS, ROLES
 
@@ -255,3 +258,13 @@ def open_incidents_by_severity() -> dict[str, int]:
     ):
         counts[row["severity"]] = row["n"]
     return counts
+
+
+def user_profile(*, user: User) -> UserProfile:
+    """The user's profile, or an unsaved one with the defaults (a read never creates it)."""
+    return UserProfile.objects.filter(user=user).first() or UserProfile(user=user)
+
+
+def audit_recent(*, actions: Sequence[str], limit: int = 10) -> QuerySet[AuditEvent]:
+    """The latest audit rows of these actions, newest first, with who made them."""
+    return AuditEvent.objects.filter(action__in=actions).select_related("actor")[:limit]

@@ -9,7 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from crisis.env import env_bool, env_float, env_int, env_list, env_str
+from crisis.env import env_bool, env_float, env_int, env_json_object, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FENGHUO_VAR_DIR", str(BASE_DIR / "var")))
@@ -233,7 +233,26 @@ INBOX_CLAIM_TIMEOUT = env_float("INBOX_CLAIM_TIMEOUT", 120.0)
 INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 5, minimum=1)
 SOURCE_PAGE_AFTER_FAILURES = env_int("SOURCE_PAGE_AFTER_FAILURES", 5, minimum=1)
 SOURCE_MAX_BACKOFF_SECONDS = env_int("SOURCE_MAX_BACKOFF_SECONDS", 3600, minimum=1)
+# A polled source's lease (a poll running longer is presumed dead) and its fetch timeout.
+SOURCE_POLL_LEASE_SECONDS = env_float("SOURCE_POLL_LEASE_SECONDS", 300.0)
+SOURCE_FETCH_TIMEOUT = env_float("SOURCE_FETCH_TIMEOUT", 15.0)
+# Near-duplicate clusters a new post may join: those seen within this many hours.
+MONITORING_CLUSTER_WINDOW_HOURS = env_float("MONITORING_CLUSTER_WINDOW_HOURS", 72.0)
+# Detection (docs/alerts.md): posts older than this raise no alert (a backfill pages no one);
+# a minute closes this long after it ends, plus the longest poll interval up to the cap;
+# a new topic's baseline learns from this much history; project-wide threshold overrides
+# (a JSON object shaped like a topic's thresholds, monitoring.detection.DetectionConfig).
+MONITORING_ALERT_MAX_AGE_MINUTES = env_float("MONITORING_ALERT_MAX_AGE_MINUTES", 60.0)
+MONITORING_CLOSE_GRACE_SECONDS = env_float("MONITORING_CLOSE_GRACE_SECONDS", 5.0)
+MONITORING_MAX_CLOSE_GRACE_SECONDS = env_float("MONITORING_MAX_CLOSE_GRACE_SECONDS", 900.0)
+MONITORING_WARMUP_HOURS = env_float("MONITORING_WARMUP_HOURS", 6.0)
+MONITORING_DETECTION_DEFAULTS = env_json_object("MONITORING_DETECTION_DEFAULTS", {})
 DEMO_PASSWORD = env_str("DEMO_PASSWORD")
+# Incident core (docs/incidents.md): where the links in pages point, how long a signed
+# acknowledge link stays valid, and overrides of the severity score (crisis/severity.py).
+FENGHUO_BASE_URL = env_str("FENGHUO_BASE_URL", "http://127.0.0.1:8000")
+FENGHUO_ACK_LINK_MAX_AGE = env_int("FENGHUO_ACK_LINK_MAX_AGE", 24 * 3600, minimum=60)
+FENGHUO_SEVERITY = env_json_object("FENGHUO_SEVERITY", {})
 
 LOGGING = {
     "version": 1,

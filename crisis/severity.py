@@ -7,7 +7,7 @@ capped at 100. The score maps to a severity by two thresholds. A signal that cro
 threshold is named in the timeline, so a reader sees *why* severity went up, not just a number.
 
 Everything here is pure (no database), and configurable through ``settings.FENGHUO_SEVERITY``
-(a dict overriding any key of DEFAULTS).
+(a dict overriding any key of DEFAULTS; from the environment as a JSON object).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
 
 def config() -> dict[str, Any]:
     merged = dict(DEFAULTS)
-    merged.update(getattr(settings, "FENGHUO_SEVERITY", {}) or {})
+    merged.update(settings.FENGHUO_SEVERITY or {})
     return merged
 
 

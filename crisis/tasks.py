@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from crisis import services
 
@@ -21,7 +22,8 @@ def diagnostics_roundtrip(token: str) -> None:
 @shared_task(name="crisis.health_probe", ignore_result=True)
 def health_probe() -> None:
     """Sent by beat every few seconds; coming back proves the queue moves (/healthz
-    ``queue``). It expires, so a backlog does not run a pile of stale probes."""
+    ``queue``). It waits in line with the real work, so it measures the queue's delay; it
+    expires after HEALTH_QUEUE_MAX_DELAY, so a backlog does not run a pile of stale probes."""
     from crisis.health import PROBE_SERVICE
 
     services.heartbeat_record(service=PROBE_SERVICE)
@@ -63,7 +65,7 @@ BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "crisis-health-probe": {
         "task": "crisis.health_probe",
         "schedule": 5.0,
-        "options": {"expires": 30},
+        "options": {"expires": settings.HEALTH_QUEUE_MAX_DELAY},
     },
     "crisis-scan-clocks": {
         "task": "crisis.scan_clocks",

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
@@ -13,14 +11,12 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
-from django_htmx.middleware import HtmxDetails
 
-from crisis import health, selectors, services
+from crisis import health, policies, selectors, services
 from crisis.forms import (
     ChannelForm,
     CrisisTypeForm,
@@ -40,6 +36,7 @@ from crisis.forms import (
 from crisis.models import (
     OPEN_STATUSES,
     ApiToken,
+    AuditAction,
     CrisisType,
     GroupWebhook,
     Incident,
@@ -47,17 +44,22 @@ from crisis.models import (
     Status,
     TeamMember,
     UserChannel,
-    severity_rank,
 )
 from crisis.panels import incident_panels
 from crisis.permissions import capability_required, require_capability
 from crisis.roles import perm
 from crisis.selectors import user_role_labels, user_roles, users_with_roles
-from crisis.services import IncidentError
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
+from crisis.services import ServiceError
+from crisis.web import (
+    HtmxHttpRequest,
+    Outcome,
+    back_to_incident,
+    form_errors,
+    incident_for_user,
+    incident_form_action,
+    request_actor,
+    unchanged_panel,
+)
 
 
 @require_GET
@@ -91,7 +93,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def team_roles(request: HtmxHttpRequest) -> HttpResponse:
     rows = [(u, user_role_labels(u)) for u in users_with_roles()]
     can_edit = request.user.has_perm("crisis.manage_roles")
-    return render(request, "crisis/team_roles.html", {"rows": rows, "can_edit": can_edit})
+    audit = list(selectors.audit_recent(actions=[AuditAction.ROLES_SET]))
+    return render(
+        request, "crisis/team_roles.html", {"rows": rows, "can_edit": can_edit, "audit": audit}
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -101,7 +106,7 @@ def team_roles_edit(request: HtmxHttpRequest, user_id: int) -> HttpResponse:
     form = UserRolesForm(request.POST or None, initial={"roles": user_roles(member)})
     if request.method == "POST" and form.is_valid():
         services.user_set_roles(
-            user=member, roles=form.cleaned_data["roles"], actor=_actor(request)
+            user=member, roles=form.cleaned_data["roles"], actor=request_actor(request)
         )
         messages.success(request, _("Roles of %(name)s saved.") % {"name": member.get_username()})
         return redirect("team_roles")
@@ -116,17 +121,6 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 # === incident core ==========================================================================
-
-
-def _actor(request: HttpRequest) -> User:
-    """The logged-in user (LoginRequiredMiddleware guarantees one on these views)."""
-    return cast(User, request.user)
-
-
-def _incident_for_user(request: HttpRequest, incident_id: int) -> Incident:
-    """The incident, if the user may see the console at all (every role may see incidents)."""
-    require_capability(request.user, "view_console")
-    return get_object_or_404(Incident, pk=incident_id)
 
 
 def _board_filters(request: HttpRequest) -> dict[str, str]:
@@ -170,8 +164,9 @@ def incident_board_panel(request: HtmxHttpRequest) -> HttpResponse:
     """The live part of the board. An unchanged board answers 204 (htmx keeps the DOM)."""
     filters = _board_filters(request)
     qs = urlencode({k if k != "crisis_type" else "type": v for k, v in filters.items() if v})
-    if request.GET.get("token") == selectors.incident_board_token(filters=qs):
-        return HttpResponse(status=204)
+    unchanged = unchanged_panel(request, selectors.incident_board_token(filters=qs))
+    if unchanged is not None:
+        return unchanged
     return render(request, "crisis/board.html#board-panel", _board_context(request))
 
 
@@ -190,10 +185,10 @@ def incident_report(request: HtmxHttpRequest) -> HttpResponse:
                 complexity=data["complexity"],
                 detected_at=data["detected_at"],
                 drill=data["drill"],
-                reporter=_actor(request),
+                reporter=request_actor(request),
                 source="manual",
             )
-        except IncidentError as exc:
+        except ServiceError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Incident #%(id)s opened.") % {"id": incident.pk})
@@ -203,11 +198,11 @@ def incident_report(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def incident_detail(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
+    incident = incident_for_user(request, incident_id)
     user = request.user
     members = list(incident.team.select_related("user").order_by("added_at"))
     milestones = list(incident.milestones.select_related("met_by").order_by("due_at", "id"))
-    allowed = services.incident_allowed_transitions(incident=incident, user=user)
+    allowed = policies.allowed_transitions(incident=incident, user=user)
     context = {
         "incident": incident,
         "milestones": milestones,
@@ -234,33 +229,20 @@ def incident_detail(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
     return render(request, "crisis/incident_detail.html", context)
 
 
-def _back(request: HttpRequest, incident: Incident) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect("incident_detail", incident_id=incident.pk)
-
-
-def _form_errors(form: Any) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
 @require_POST
 @capability_required("acknowledge_incident")
 def incident_ack(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
+    incident = incident_for_user(request, incident_id)
     try:
-        services.incident_acknowledge(incident=incident, actor=_actor(request))
-    except IncidentError as exc:
+        services.incident_acknowledge(incident=incident, actor=request_actor(request))
+    except ServiceError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Incident #%(id)s acknowledged.") % {"id": incident.pk})
     if request.htmx:
         # The board's one-click button: reload the page, which shows the message.
         return HttpResponseClientRefresh()
-    return _back(request, incident)
+    return back_to_incident(request, incident)
 
 
 @require_GET
@@ -277,60 +259,25 @@ def incident_ack_link(request: HtmxHttpRequest, token: str) -> HttpResponse:
     incident = get_object_or_404(Incident, pk=incident_id)
     require_capability(request.user, "acknowledge_incident")
     try:
-        services.incident_acknowledge(incident=incident, actor=_actor(request))
-    except IncidentError as exc:
+        services.incident_acknowledge(incident=incident, actor=request_actor(request))
+    except ServiceError as exc:
         messages.info(request, str(exc))
     else:
         messages.success(request, _("Incident #%(id)s acknowledged.") % {"id": incident.pk})
     return redirect("incident_detail", incident_id=incident.pk)
 
 
-# What a form action says when it worked: a success text, or (messages level, text).
-Outcome = str | tuple[int, str] | None
-
-
-def _incident_form_action(
-    request: HtmxHttpRequest,
-    incident_id: int,
-    form_class: type[forms.Form],
-    act: Callable[[Incident, dict[str, Any]], Outcome],
-) -> HttpResponse:
-    """The shape of the incident page's forms: validate, call the service through ``act``,
-    say what happened, and go back to the page. A rule the service refuses (IncidentError)
-    becomes an error message; ``act`` may also check capabilities (PermissionDenied, 403)."""
-    incident = _incident_for_user(request, incident_id)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, incident)
-    try:
-        outcome = act(incident, form.cleaned_data)
-    except IncidentError as exc:
-        messages.error(request, str(exc))
-    else:
-        if isinstance(outcome, tuple):
-            messages.add_message(request, *outcome)
-        elif outcome:
-            messages.success(request, outcome)
-    return _back(request, incident)
-
-
 @require_POST
 def incident_transition(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
     def act(incident: Incident, data: dict[str, Any]) -> Outcome:
         to = data["to"]
-        require_capability(request.user, services.TRANSITION_CAPABILITY.get(to, "triage_incident"))
         severity = data["severity"] or None
-        if (
-            severity
-            and severity_rank(severity) < severity_rank(incident.severity)
-            and not request.user.has_perm(perm("lower_severity"))
-        ):
-            return (messages.ERROR, _("Only a manager can lower the severity."))
+        policies.require_transition(request.user, to=to)
+        policies.require_severity_change(request.user, incident=incident, severity=severity)
         services.incident_transition(
             incident=incident,
             to=to,
-            actor=_actor(request),
+            actor=request_actor(request),
             reason=data["reason"],
             affected_platforms=data["affected_platforms"] or None,
             estimated_reach=data["estimated_reach"],
@@ -338,21 +285,23 @@ def incident_transition(request: HtmxHttpRequest, incident_id: int) -> HttpRespo
         )
         return _("Status changed to %(status)s.") % {"status": Status(to).label}
 
-    return _incident_form_action(request, incident_id, TransitionForm, act)
+    return incident_form_action(request, incident_id, TransitionForm, act)
 
 
 @require_POST
 def incident_severity(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
     def act(incident: Incident, data: dict[str, Any]) -> Outcome:
         severity = data["severity"]
-        lowering = severity_rank(severity) < severity_rank(incident.severity)
-        require_capability(request.user, "lower_severity" if lowering else "triage_incident")
+        policies.require_severity_set(request.user, incident=incident, severity=severity)
         services.incident_set_severity(
-            incident=incident, severity=severity, actor=_actor(request), reason=data["reason"]
+            incident=incident,
+            severity=severity,
+            actor=request_actor(request),
+            reason=data["reason"],
         )
         return None
 
-    return _incident_form_action(request, incident_id, SeverityForm, act)
+    return incident_form_action(request, incident_id, SeverityForm, act)
 
 
 @require_POST
@@ -362,12 +311,12 @@ def incident_type(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
         services.incident_set_type(
             incident=incident,
             crisis_type=data["crisis_type"],
-            actor=_actor(request),
+            actor=request_actor(request),
             reason=data["reason"],
         )
         return None
 
-    return _incident_form_action(request, incident_id, CrisisTypeForm, act)
+    return incident_form_action(request, incident_id, CrisisTypeForm, act)
 
 
 @require_POST
@@ -377,7 +326,7 @@ def incident_milestone(request: HtmxHttpRequest, incident_id: int) -> HttpRespon
         row = services.milestone_record_by_hand(
             incident=incident,
             kind=data["kind"],
-            actor=_actor(request),
+            actor=request_actor(request),
             evidence_url=data["evidence_url"] or None,
             note=data["note"],
         )
@@ -385,7 +334,7 @@ def incident_milestone(request: HtmxHttpRequest, incident_id: int) -> HttpRespon
             return (messages.INFO, _("That milestone is already met or does not apply."))
         return _("Milestone recorded.")
 
-    return _incident_form_action(request, incident_id, MilestoneForm, act)
+    return incident_form_action(request, incident_id, MilestoneForm, act)
 
 
 @require_POST
@@ -395,13 +344,13 @@ def incident_team_add(request: HtmxHttpRequest, incident_id: int) -> HttpRespons
         services.team_member_add(
             incident=incident,
             user=data["user"],
-            actor=_actor(request),
+            actor=request_actor(request),
             role=data["role"],
             department=data["department"] or None,
         )
         return None
 
-    return _incident_form_action(request, incident_id, TeamMemberForm, act)
+    return incident_form_action(request, incident_id, TeamMemberForm, act)
 
 
 @require_POST
@@ -409,39 +358,41 @@ def incident_team_add(request: HtmxHttpRequest, incident_id: int) -> HttpRespons
 def incident_team_remove(
     request: HtmxHttpRequest, incident_id: int, member_id: int
 ) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
+    incident = incident_for_user(request, incident_id)
     member = get_object_or_404(TeamMember, pk=member_id, incident=incident)
-    services.team_member_remove(member=member, actor=_actor(request))
-    return _back(request, incident)
+    services.team_member_remove(member=member, actor=request_actor(request))
+    return back_to_incident(request, incident)
 
 
 @require_POST
 @capability_required("triage_incident")
 def incident_merge(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
-    incident = _incident_for_user(request, incident_id)
+    incident = incident_for_user(request, incident_id)
     form = MergeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return _back(request, incident)
+        messages.error(request, form_errors(form))
+        return back_to_incident(request, incident)
     survivor = Incident.objects.filter(pk=form.cleaned_data["survivor"]).first()
     if survivor is None:
         messages.error(request, _("There is no incident with that number."))
-        return _back(request, incident)
+        return back_to_incident(request, incident)
     try:
         services.incident_merge(
             duplicate=incident,
             survivor=survivor,
-            actor=_actor(request),
+            actor=request_actor(request),
             reason=form.cleaned_data["reason"],
         )
-    except IncidentError as exc:
+    except ServiceError as exc:
         messages.error(request, str(exc))
-        return _back(request, incident)
+        return back_to_incident(request, incident)
     messages.success(request, _("Merged into #%(id)s.") % {"id": survivor.pk})
     return redirect("incident_detail", incident_id=survivor.pk)
 
 
 # --- roster ---------------------------------------------------------------------------------
+
+ROSTER_AUDIT = [AuditAction.SHIFT_CREATED, AuditAction.SHIFT_DELETED, AuditAction.POLICY_UPDATED]
 
 
 @require_GET
@@ -467,6 +418,7 @@ def roster(request: HtmxHttpRequest) -> HttpResponse:
             "can_edit": request.user.has_perm(perm("manage_roster")),
             "form": ShiftForm(),
             "policy": services.escalation_policy_default(),
+            "audit": list(selectors.audit_recent(actions=ROSTER_AUDIT)),
         },
     )
 
@@ -482,21 +434,21 @@ def roster_shift_add(request: HtmxHttpRequest) -> HttpResponse:
                 position=form.cleaned_data["position"],
                 start=form.cleaned_data["start"],
                 end=form.cleaned_data["end"],
-                actor=_actor(request),
+                actor=request_actor(request),
             )
-        except IncidentError as exc:
+        except ServiceError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, _("Shift added."))
     else:
-        messages.error(request, _form_errors(form))
+        messages.error(request, form_errors(form))
     return redirect("roster")
 
 
 @require_POST
 @capability_required("manage_roster")
 def roster_shift_delete(request: HtmxHttpRequest, shift_id: int) -> HttpResponse:
-    services.duty_shift_delete(shift_id=shift_id, actor=_actor(request))
+    services.duty_shift_delete(shift_id=shift_id, actor=request_actor(request))
     messages.success(request, _("Shift deleted."))
     return redirect("roster")
 
@@ -504,7 +456,12 @@ def roster_shift_delete(request: HtmxHttpRequest, shift_id: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @capability_required("manage_roster")
 def escalation_policy_edit(request: HtmxHttpRequest) -> HttpResponse:
-    policy = services.escalation_policy_default()
+    # A GET only reads (the built-in values until someone saves); a POST saves the row.
+    policy = (
+        services.escalation_policy_ensure()
+        if request.method == "POST"
+        else services.escalation_policy_default()
+    )
     initial = {
         "backup_after_minutes": policy.backup_after_minutes,
         "managers_after_minutes": policy.managers_after_minutes,
@@ -517,15 +474,16 @@ def escalation_policy_edit(request: HtmxHttpRequest) -> HttpResponse:
         try:
             services.escalation_policy_update(
                 policy=policy,
-                actor=_actor(request),
+                actor=request_actor(request),
                 **form.cleaned_data,
             )
-        except IncidentError as exc:
+        except ServiceError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Escalation policy saved; it applies to new incidents."))
             return redirect("roster")
-    return render(request, "crisis/policy.html", {"form": form})
+    audit = list(selectors.audit_recent(actions=[AuditAction.POLICY_UPDATED]))
+    return render(request, "crisis/policy.html", {"form": form, "audit": audit})
 
 
 # --- pages, notifications, profile ----------------------------------------------------------
@@ -538,7 +496,7 @@ def my_pages(request: HtmxHttpRequest) -> HttpResponse:
         request,
         "crisis/my_pages.html",
         {
-            "open_pages": list(selectors.my_pages(user=_actor(request))),
+            "open_pages": list(selectors.my_pages(user=request_actor(request))),
             "can_ack": request.user.has_perm(perm("acknowledge_incident")),
         },
     )
@@ -546,7 +504,7 @@ def my_pages(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def notification_centre(request: HtmxHttpRequest) -> HttpResponse:
-    items = list(selectors.inbox(user=_actor(request))[:100])
+    items = list(selectors.inbox(user=request_actor(request))[:100])
     return render(request, "crisis/notifications.html", {"items": items})
 
 
@@ -554,7 +512,7 @@ def notification_centre(request: HtmxHttpRequest) -> HttpResponse:
 def notifications_read(request: HtmxHttpRequest) -> HttpResponse:
     ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
     services.notifications_mark_read(
-        user=_actor(request),
+        user=request_actor(request),
         delivery_ids=ids or None,
     )
     return redirect("notification_centre")
@@ -562,8 +520,8 @@ def notifications_read(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def profile(request: HtmxHttpRequest) -> HttpResponse:
-    user = _actor(request)
-    prof = services.user_profile_get(user=user)
+    user = request_actor(request)
+    prof = selectors.user_profile(user=user)
     form = ProfileForm(
         request.POST if request.POST.get("form") == "profile" else None,
         initial={"department": prof.department, "email_enabled": prof.email_enabled},
@@ -580,7 +538,7 @@ def profile(request: HtmxHttpRequest) -> HttpResponse:
         if which == "channel" and channel_form.is_valid():
             try:
                 services.user_channel_add(user=user, **channel_form.cleaned_data)
-            except IncidentError as exc:
+            except ServiceError as exc:
                 channel_form.add_error("address", str(exc))
             else:
                 messages.success(request, _("Channel added."))
@@ -627,15 +585,18 @@ def group_webhooks(request: HtmxHttpRequest) -> HttpResponse:
         if request.POST.get("form") == "delete":
             hook_id = request.POST.get("webhook", "")
             if hook_id.isdigit():
-                services.group_webhook_delete(webhook_id=int(hook_id))
+                services.group_webhook_delete(webhook_id=int(hook_id), actor=request_actor(request))
             return redirect("group_webhooks")
         if form.is_valid():
             try:
-                services.group_webhook_create(**form.cleaned_data)
-            except IncidentError as exc:
+                services.group_webhook_create(**form.cleaned_data, actor=request_actor(request))
+            except ServiceError as exc:
                 form.add_error("address", str(exc))
             else:
                 messages.success(request, _("Group webhook added."))
                 return redirect("group_webhooks")
     hooks = list(GroupWebhook.objects.order_by("audience", "name"))
-    return render(request, "crisis/webhooks.html", {"form": form, "hooks": hooks})
+    audit = list(
+        selectors.audit_recent(actions=[AuditAction.WEBHOOK_CREATED, AuditAction.WEBHOOK_DELETED])
+    )
+    return render(request, "crisis/webhooks.html", {"form": form, "hooks": hooks, "audit": audit})

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from monitoring import replay, services, watch
+from monitoring import services
 from monitoring.ingest import NormalizedItem
 from monitoring.models import Source
 
@@ -48,9 +48,9 @@ DEMO_TERMS = [
 
 def _seed_topics() -> None:
     for spec in DEMO_TOPICS:
-        watch.topic_create(**spec)  # type: ignore[arg-type]
+        services.topic_create(**spec)  # type: ignore[arg-type]
     for term, category, weight in DEMO_TERMS:
-        watch.term_save(term=term, category=category, weight=weight)
+        services.term_save(term=term, category=category, weight=weight)
 
 
 CITIES = ["北京", "上海", "广州", "深圳", "杭州", "成都", "武汉", "南京", "西安", "长沙"]
@@ -210,7 +210,7 @@ def seed(*, stdout: Any) -> None:
     # History: it fills the topics' buckets (the baseline the detector warms from) but
     # raises no alert; the replayed scenario below is what the newcomer sees fire.
     result = services.mentions_store(items=items, source_id=push.pk, detect=False)
-    run = replay.scenario_run_create(scenario=DEMO_SCENARIO, source=push, speed=1.0)
+    run = services.scenario_run_create(scenario=DEMO_SCENARIO, source=push, speed=1.0)
     stdout.write(
         f"Monitoring demo: scenario {DEMO_SCENARIO!r} scheduled (run {run.pk}, {run.total} "
         "posts); the beat task replays it as soon as the worker and beat are up."

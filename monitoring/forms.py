@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from monitoring.models import CRISIS_TYPE_GROUPS, PLATFORM_CHOICES, Polarity, Source
 from monitoring.selectors import StreamFilters
+from monitoring.services import detection_config
 
 _ANY: list[Any] = [("", _("Any"))]
 
@@ -192,8 +193,6 @@ class TopicForm(forms.Form):
         return self._clean_query_field("exclusions")
 
     def clean_thresholds(self) -> dict[str, Any]:
-        from monitoring.watch import detection_config
-
         value = self.cleaned_data.get("thresholds") or {}
         if not isinstance(value, dict):
             raise forms.ValidationError(_("Thresholds must be a JSON object."))

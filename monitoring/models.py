@@ -14,16 +14,19 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crisis.models import CRISIS_CATEGORIES, CRISIS_CATEGORY_LABELS, CrisisType
+from monitoring.platforms import PLATFORMS
 
-PLATFORM_CHOICES = [
-    ("weibo", _("Weibo")),
-    ("wechat", _("WeChat")),
-    ("douyin", _("Douyin")),
-    ("xiaohongshu", _("Xiaohongshu")),
-    ("news", _("News")),
-    ("forum", _("Forum")),
-    ("other", _("Other")),
-]
+_PLATFORM_LABELS = {
+    "weibo": _("Weibo"),
+    "wechat": _("WeChat"),
+    "douyin": _("Douyin"),
+    "xiaohongshu": _("Xiaohongshu"),
+    "news": _("News"),
+    "forum": _("Forum"),
+    "other": _("Other"),
+}
+# The codes are monitoring.platforms.PLATFORMS (a code without a label fails at import).
+PLATFORM_CHOICES = [(code, _PLATFORM_LABELS[code]) for code in PLATFORMS]
 
 
 class Polarity(models.TextChoices):

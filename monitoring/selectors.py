@@ -1,4 +1,5 @@
-"""Reads of monitoring shared by views, API and tasks."""
+"""Reads of monitoring shared by views, API, tasks and commands (writes are in
+``monitoring.services``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from monitoring.models import Alert, Mention, MentionTopic, RawItem, Source, Topic, TopicBucket
+from crisis.models import Incident
+from monitoring.models import (
+    Alert,
+    Mention,
+    MentionTopic,
+    Polarity,
+    RawItem,
+    SensitiveTerm,
+    SentimentCorrection,
+    Source,
+    Topic,
+    TopicBucket,
+)
+from monitoring.rules import SensitiveTermRow, write_terms_csv
 
 TIME_RANGES = {
     "1h": timedelta(hours=1),
@@ -309,3 +323,55 @@ def charts_for(
             reach, title=_("Reach"), y_label=_("Followers"), empty_text=empty
         ),
     }
+
+
+# --- rule hints, the term library, an incident's mentions, training examples ----------------
+
+
+def topic_rule_hints(*, topic: Topic, limit: int = 10) -> list[Alert]:
+    """Dismissed alerts of the topic with their reasons: hints for tightening the rule."""
+    return list(
+        Alert.objects.filter(topic=topic, status=Alert.Status.DISMISSED)
+        .select_related("dismissed_by")
+        .order_by("-dismissed_at")[:limit]
+    )
+
+
+def terms_csv() -> bytes:
+    """The sensitive-term library as the CSV that ``services.terms_import`` reads."""
+    return write_terms_csv(
+        SensitiveTermRow(t.term, t.category, t.weight) for t in SensitiveTerm.objects.all()
+    )
+
+
+def incident_mentions(*, incident: Incident) -> QuerySet[Mention]:
+    """The mentions of an incident: its alerts' evidence and every mention of its topics
+    from an hour before detection on (a QuerySet)."""
+    topic_ids = list(
+        Alert.objects.filter(incident=incident).values_list("topic_id", flat=True).distinct()
+    )
+    since = incident.detected_at - timedelta(hours=1)
+    return Mention.objects.filter(
+        Q(alerts__incident=incident)
+        | Q(topic_links__topic_id__in=topic_ids, topic_links__minute__gte=since)
+    ).distinct()
+
+
+def correction_examples() -> list[tuple[str, int]]:
+    """Labelled examples from analysts' polarity corrections, for train_sentiment: the latest
+    correction of each mention that says positive (1) or negative (0)."""
+    seen: set[int] = set()
+    examples: list[tuple[str, int]] = []
+    rows = (
+        SentimentCorrection.objects.exclude(polarity="")
+        .order_by("mention_id", "-created_at", "-pk")
+        .values_list("mention_id", "text", "polarity")
+    )
+    for mention_id, text, polarity in rows:
+        if mention_id in seen:
+            continue
+        seen.add(mention_id)
+        label = {Polarity.POSITIVE.value: 1, Polarity.NEGATIVE.value: 0}.get(polarity)
+        if label is not None:
+            examples.append((text, label))
+    return examples

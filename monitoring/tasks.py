@@ -35,7 +35,7 @@ def inbox_process(raw_item_id: int) -> None:
 @shared_task(name="monitoring.inbox_sweep", ignore_result=True)
 def inbox_sweep() -> int:
     """Re-enqueue payloads whose task was lost (broker restart) or whose worker died."""
-    ids = services.inbox_requeue_stale()
+    ids = services.inbox_stale_ids()
     for raw_item_id in ids:
         inbox_process.delay(raw_item_id)
     return len(ids)
@@ -44,7 +44,7 @@ def inbox_sweep() -> int:
 @shared_task(name="monitoring.sources_dispatch", ignore_result=True)
 def sources_dispatch() -> int:
     """Claim each due polled source (one lease per source) and enqueue its poll."""
-    claimed = services.sources_dispatch_due()
+    claimed = services.sources_claim_due()
     for source_id, token in claimed:
         source_poll.delay(source_id, token)
     return len(claimed)
@@ -60,11 +60,9 @@ def source_poll(source_id: int, token: str) -> None:
 def topics_detect(topic_ids: list[int]) -> int:
     """Detection of the topics a stored batch touched: the minute in progress is judged at
     once, so a burst alerts within seconds of its posts being stored."""
-    from monitoring import watch
-
     count = 0
     for topic_id in topic_ids:
-        count += len(watch.topic_detect(topic_id=int(topic_id)))
+        count += len(services.topic_detect(topic_id=int(topic_id)))
     return count
 
 
@@ -72,35 +70,27 @@ def topics_detect(topic_ids: list[int]) -> int:
 def detection_tick() -> int:
     """Every topic, every few seconds: closes quiet minutes (the baseline learns silence too)
     and judges the minute in progress."""
-    from monitoring import watch
-
-    return len(watch.topics_detect_due())
+    return len(services.topics_detect_due())
 
 
 @shared_task(name="monitoring.incident_signals_refresh", ignore_result=True)
 def incident_signals_refresh() -> int:
     """Recompute the signals of open incidents that came from alerts (severity escalates)."""
-    from monitoring import watch
-
-    return watch.incidents_refresh_open()
+    return services.incidents_refresh_open()
 
 
 @shared_task(name="monitoring.propagation_refresh", ignore_result=True)
 def propagation_refresh(incident_id: int | None = None) -> int:
     """Rebuild the stored propagation summary of one incident, or of every open one."""
-    from monitoring import watch
-
     if incident_id is not None:
-        return int(watch.incident_propagation_refresh(incident_id=incident_id) is not None)
-    return watch.propagations_refresh_open()
+        return int(services.incident_propagation_refresh(incident_id=incident_id) is not None)
+    return services.propagations_refresh_open()
 
 
 @shared_task(name="monitoring.scenario_tick", ignore_result=True)
 def scenario_tick() -> int:
     """Push the due posts of running scenario replays into their sources' inboxes."""
-    from monitoring import replay
-
-    return replay.scenario_runs_advance()
+    return services.scenario_runs_advance()
 
 
 # Periodic work of this app, collected by crisis/celery.py.

@@ -12,11 +12,12 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
+from crisis import policies
+from crisis.errors import ServiceError
 from crisis.permissions import capability_required
-from crisis.services import IncidentError
-from monitoring import selectors, services, tasks, watch
+from crisis.web import HtmxHttpRequest, unchanged_panel
+from monitoring import selectors, services, tasks
 from monitoring.forms import (
     AlertAttachForm,
     AlertDismissForm,
@@ -31,10 +32,6 @@ from monitoring.forms import (
 from monitoring.models import Alert, Mention, RawItem, SensitiveTerm, Source, Topic
 
 PAGE_SIZE = 50
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _offset(request: HttpRequest) -> int:
@@ -58,7 +55,7 @@ def stream(request: HtmxHttpRequest) -> HttpResponse:
         "next_offset": offset + PAGE_SIZE,
         "query": query.urlencode(),
         "filters": filters,
-        "can_correct": request.user.has_perm("crisis.correct_analysis"),
+        "can_correct": policies.can(request.user, "correct_analysis"),
         "correction_form": CorrectionForm(auto_id=False),
     }
     template = "monitoring/stream.html"
@@ -107,7 +104,7 @@ def mention_correct(request: HtmxHttpRequest, mention_id: int) -> HttpResponse:
 def sources(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "sources": selectors.sources_with_health(),
-        "can_manage": request.user.has_perm("crisis.manage_sources"),
+        "can_manage": policies.can(request.user, "manage_sources"),
     }
     return render(request, "monitoring/sources.html", context)
 
@@ -119,7 +116,7 @@ def source_poll_now(request: HtmxHttpRequest, source_id: int) -> HttpResponse:
     if not source.is_polled:
         messages.error(request, _("Only feeds and polled APIs can be polled."))
     else:
-        token = services.source_request_poll(source=source)
+        token = services.source_claim_poll_now(source=source)
         if token is None:
             messages.warning(
                 request, _("A poll of %(name)s is already running.") % {"name": source}
@@ -189,7 +186,7 @@ def _dashboard_context() -> dict[str, Any]:
 @capability_required("view_console")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = _dashboard_context()
-    context["can_manage"] = request.user.has_perm("crisis.manage_sources")
+    context["can_manage"] = policies.can(request.user, "manage_sources")
     return render(request, "monitoring/dashboard.html", context)
 
 
@@ -197,8 +194,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 @capability_required("view_console")
 def dashboard_panel(request: HtmxHttpRequest) -> HttpResponse:
     """The live table; an unchanged dashboard answers 204 (htmx keeps the DOM)."""
-    if request.GET.get("token") == selectors.dashboard_token():
-        return HttpResponse(status=204)
+    unchanged = unchanged_panel(request, selectors.dashboard_token())
+    if unchanged is not None:
+        return unchanged
     return render(request, "monitoring/dashboard.html#dashboard-panel", _dashboard_context())
 
 
@@ -221,7 +219,7 @@ def topic_detail(request: HtmxHttpRequest, topic_id: int) -> HttpResponse:
         "keywords": selectors.topic_keywords(topic=topic, since=since),
         "top_posts": selectors.topic_top_posts(topic=topic, since=since),
         "alerts": topic.alerts.select_related("incident").order_by("-last_seen_at")[:20],
-        "can_manage": request.user.has_perm("crisis.manage_sources"),
+        "can_manage": policies.can(request.user, "manage_sources"),
     }
     return render(request, "monitoring/topic_detail.html", context)
 
@@ -258,17 +256,17 @@ def topic_edit(request: HtmxHttpRequest, topic_id: int | None = None) -> HttpRes
             "enabled": data["enabled"],
         }
         if topic is None:
-            topic = watch.topic_create(actor=request.user, **values)  # type: ignore[arg-type]
+            topic = services.topic_create(actor=request.user, **values)  # type: ignore[arg-type]
         else:
-            topic = watch.topic_update(topic=topic, **values)
+            topic = services.topic_update(topic=topic, **values)
         messages.success(request, _("Topic %(name)s saved.") % {"name": topic.name})
         return redirect("monitoring_topic", topic_id=topic.pk)
     context = {
         "form": form,
         "topic": topic,
-        "hints": watch.topic_rule_hints(topic=topic) if topic else [],
+        "hints": selectors.topic_rule_hints(topic=topic) if topic else [],
         "preview": _preview(form.data if request.method == "POST" else form.initial),
-        "defaults": watch.detection_config(None).to_dict(),
+        "defaults": services.detection_config(None).to_dict(),
     }
     return render(
         request,
@@ -382,7 +380,7 @@ def _alerts_context(request: HttpRequest) -> dict[str, Any]:
         "status": status,
         "status_choices": Alert.Status.choices,
         "token": selectors.alert_queue_token(status=status),
-        "can_act": request.user.has_perm("crisis.triage_incident"),
+        "can_act": policies.can(request.user, "triage_incident"),
         "dismiss_form": AlertDismissForm(auto_id=False),
         "attach_form": AlertAttachForm(auto_id=False),
     }
@@ -392,8 +390,9 @@ def _alerts_context(request: HttpRequest) -> dict[str, Any]:
 @capability_required("view_console")
 def alerts_panel(request: HtmxHttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    if request.GET.get("token") == selectors.alert_queue_token(status=status):
-        return HttpResponse(status=204)
+    unchanged = unchanged_panel(request, selectors.alert_queue_token(status=status))
+    if unchanged is not None:
+        return unchanged
     return render(request, "monitoring/alerts.html#queue", _alerts_context(request))
 
 
@@ -418,7 +417,7 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
     actor = request.user
     try:
         if action == "ack":
-            watch.alert_acknowledge(alert=alert, actor=actor)  # type: ignore[arg-type]
+            services.alert_acknowledge(alert=alert, actor=actor)  # type: ignore[arg-type]
             return _alert_done(request, _("Alert acknowledged."))
         if action == "dismiss":
             form = AlertDismissForm(request.POST)
@@ -426,7 +425,7 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
                 return _alert_done(
                     request, _("Say why this alert is a false positive."), error=True
                 )
-            watch.alert_dismiss(alert=alert, actor=actor, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
+            services.alert_dismiss(alert=alert, actor=actor, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
             return _alert_done(request, _("Alert dismissed as a false positive."))
         if action == "attach":
             attach = AlertAttachForm(request.POST)
@@ -437,16 +436,14 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
             )
             if incident is None:
                 return _alert_done(request, _("No such incident."), error=True)
-            watch.alert_attach(alert=alert, incident=incident, actor=actor)  # type: ignore[arg-type]
+            services.alert_attach(alert=alert, incident=incident, actor=actor)  # type: ignore[arg-type]
             return _alert_done(
                 request, _("Alert attached to incident #%(id)s.") % {"id": incident.pk}
             )
         if action == "open":
-            incident = watch.alert_open_incident(alert=alert, actor=actor)  # type: ignore[arg-type]
+            incident = services.alert_open_incident(alert=alert, actor=actor)  # type: ignore[arg-type]
             return _alert_done(request, _("Incident #%(id)s opened.") % {"id": incident.pk})
-    except watch.AlertActionError as exc:
-        return _alert_done(request, str(exc), error=True)
-    except IncidentError as exc:
+    except ServiceError as exc:  # AlertActionError and the incident core's refusals alike
         return _alert_done(request, str(exc), error=True)
     return _alert_done(request, _("Unknown action."), error=True)
 
@@ -456,19 +453,18 @@ def alert_action(request: HtmxHttpRequest, alert_id: int, action: str) -> HttpRe
 def terms(request: HtmxHttpRequest) -> HttpResponse:
     from monitoring.rules import CATEGORIES
 
-    can_manage = request.user.has_perm("crisis.manage_sources")
+    can_manage = policies.can(request.user, "manage_sources")
     term_form = TermForm(prefix="term")
     import_form = TermsImportForm(prefix="csv")
     result = None
     status = 200
     if request.method == "POST":
-        if not can_manage:
-            return HttpResponse(status=403)
+        policies.require(request.user, "manage_sources")
         if "term-term" in request.POST:
             term_form = TermForm(request.POST, prefix="term")
             if term_form.is_valid():
                 try:
-                    saved = watch.term_save(**term_form.cleaned_data)
+                    saved = services.term_save(**term_form.cleaned_data)
                 except ValueError as exc:
                     term_form.add_error("term", str(exc))
                     status = 400
@@ -485,7 +481,7 @@ def terms(request: HtmxHttpRequest) -> HttpResponse:
                     import_form.add_error("file", _("The file is too large."))
                     status = 400
                 else:
-                    result = watch.terms_import(
+                    result = services.terms_import(
                         data=upload.read(), replace=import_form.cleaned_data["replace"]
                     )
             else:
@@ -514,7 +510,7 @@ def terms(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @capability_required("view_console")
 def terms_export(request: HtmxHttpRequest) -> HttpResponse:
-    response = HttpResponse(watch.terms_export(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(selectors.terms_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="sensitive-terms.csv"'
     return response
 
@@ -522,7 +518,7 @@ def terms_export(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @capability_required("manage_sources")
 def term_delete(request: HtmxHttpRequest, term_id: int) -> HttpResponse:
-    watch.term_delete(term_id=term_id)
+    services.term_delete(term_id=term_id)
     return redirect("monitoring_terms")
 
 
@@ -544,9 +540,9 @@ def incident_panel(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
         .distinct()
         .order_by("-author_followers", "-posted_at")[:20]
     )
+    # A GET only reads: the tree is built by monitoring.propagation_refresh (beat, every
+    # minute), so a new incident shows "no propagation data yet" until then.
     propagation = IncidentPropagation.objects.filter(incident=incident).first()
-    if propagation is None and incident_alerts:
-        propagation = watch.incident_propagation_refresh(incident_id=incident.pk)
     tree_svg = summary = None
     if propagation is not None and propagation.summary:
         summary = PropagationSummary.from_dict(propagation.summary)

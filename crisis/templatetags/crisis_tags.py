@@ -36,3 +36,11 @@ def person(user: object, fallback: str = "—") -> str:
         return fallback
     full = getattr(user, "get_full_name", lambda: "")()
     return str(full or getattr(user, "get_username", lambda: fallback)())
+
+
+@register.filter
+def audit_text(event: object) -> str:
+    """An audit row as a sentence in the reader's language (crisis.audit_text)."""
+    from crisis.audit_text import describe
+
+    return describe(event)  # type: ignore[arg-type]

@@ -402,7 +402,7 @@ def check_mention(m: MentionFacts, config: DetectionConfig = DEFAULT_CONFIG) -> 
     high_reach_negative is per post (each is a distinct author to answer); sensitive_term
     groups by the UTC hour (the caller scopes it to a topic), so a storm of posts with
     sensitive terms is one alert per topic and hour whose count grows and whose term list
-    the caller merges (monitoring.watch.alert_raise).
+    the caller merges (monitoring.services.alerts.alert_raise).
     """
     signals: list[Signal] = []
     hr = config.high_reach

@@ -6,6 +6,8 @@ built on top of these functions. Formats and limits: docs/ingest-formats.md.
 
 from __future__ import annotations
 
+from monitoring.platforms import PLATFORMS
+
 from .errors import FetchError, IngestError, ItemError, MappingError, PayloadError
 from .feeds import external_id_from_url, platform_from_url, weibo_bid_to_mid, weibo_mid_to_bid
 from .fetch import FeedFetchState, FetchResult, fetch_url
@@ -24,7 +26,7 @@ from .fingerprint import (
     text_fingerprint,
     to_signed64,
 )
-from .items import PLATFORMS, NormalizedItem, ParseResult, Rejection
+from .items import NormalizedItem, ParseResult, Rejection
 from .mapping import (
     MappingPreview,
     PreviewRow,

@@ -12,8 +12,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
+from monitoring.platforms import PLATFORMS, platform_code
+
 from .errors import ItemError
-from .items import PLATFORMS
 
 MAX_TEXT_CHARS = 10_000
 MAX_TITLE_CHARS = 500
@@ -267,31 +268,12 @@ def pick(record: dict[str, object], *keys: str) -> object:
     return None
 
 
-_PLATFORM_ALIASES = {
-    "微博": "weibo",
-    "sina": "weibo",
-    "wb": "weibo",
-    "微信": "wechat",
-    "weixin": "wechat",
-    "wx": "wechat",
-    "抖音": "douyin",
-    "dy": "douyin",
-    "小红书": "xiaohongshu",
-    "xhs": "xiaohongshu",
-    "redbook": "xiaohongshu",
-    "新闻": "news",
-    "论坛": "forum",
-    "其他": "other",
-}
-
-
 def clean_platform(value: object, field: str, *, default: str) -> str:
     if value is None or value == "":
         return default
     if not isinstance(value, str):
         raise ItemError(f"{field} must be a string, got {type_name(value)}")
-    name = value.strip().lower()
-    name = _PLATFORM_ALIASES.get(name, name)
-    if name not in PLATFORMS:
+    code = platform_code(value)
+    if code is None:
         raise ItemError(f"{field} {value[:40]!r} is not one of {', '.join(PLATFORMS)}")
-    return name
+    return code

@@ -17,10 +17,12 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from monitoring.platforms import PLATFORMS
+
 from . import feeds
 from .decoding import charset_from_content_type, decode_payload, xml_declared_encoding
 from .errors import ItemError, PayloadError
-from .items import PLATFORMS, NormalizedItem, ParseResult, Rejection, dedupe_items
+from .items import NormalizedItem, ParseResult, Rejection, dedupe_items
 from .shapes import detect_shape, expand_record
 from .timeparse import utc_now
 

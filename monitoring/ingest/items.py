@@ -6,16 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-PLATFORMS: tuple[str, ...] = (
-    "weibo",
-    "wechat",
-    "douyin",
-    "xiaohongshu",
-    "news",
-    "forum",
-    "other",
-)
-
 # Optional fields counted when two records of one batch share (platform, external_id):
 # the record that fills more of them wins (see ParseResult.duplicates_in_batch).
 _OPTIONAL_FIELDS: tuple[str, ...] = (

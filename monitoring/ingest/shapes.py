@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from monitoring.platforms import PLATFORMS
+
 from . import crawlers
 from .errors import ItemError
 from .fields import (
@@ -34,7 +36,7 @@ from .fields import (
     required_id,
     type_name,
 )
-from .items import PLATFORMS, NormalizedItem
+from .items import NormalizedItem
 from .timeparse import parse_time, utc_now
 
 SHAPE_NORMALIZED = "normalized"

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
+from monitoring.platforms import PLATFORM_ALIASES, PLATFORMS, platform_code
+
 from .normalize import fold, width_fold_char
 
 __all__ = [
@@ -48,27 +50,6 @@ __all__ = [
     "terms_of",
     "to_query_string",
 ]
-
-# Platform codes, the same as monitoring.models.PLATFORM_CHOICES (a test keeps them equal;
-# this module cannot import the models because it must work without Django configured).
-PLATFORMS: Final = ("weibo", "wechat", "douyin", "xiaohongshu", "news", "forum", "other")
-PLATFORM_ALIASES: Final[dict[str, str]] = {
-    "微博": "weibo",
-    "sina": "weibo",
-    "wb": "weibo",
-    "微信": "wechat",
-    "weixin": "wechat",
-    "wx": "wechat",
-    "公众号": "wechat",
-    "抖音": "douyin",
-    "dy": "douyin",
-    "小红书": "xiaohongshu",
-    "xhs": "xiaohongshu",
-    "redbook": "xiaohongshu",
-    "新闻": "news",
-    "论坛": "forum",
-    "其他": "other",
-}
 
 # Canonical field names and the spellings accepted for them (folded).
 FIELD_NAMES: Final = ("platform", "author", "location")
@@ -170,9 +151,7 @@ def _error(code: str, position: int, length: int, **params: str) -> QuerySyntaxE
 
 def normalize_platform(value: str) -> str | None:
     """A platform code for a code or alias ("微博", "WeChat", "xhs"), or None if unknown."""
-    name = fold(value).strip()
-    name = PLATFORM_ALIASES.get(name, name)
-    return name if name in PLATFORMS else None
+    return platform_code(fold(value))
 
 
 # --- AST -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from crisis.models import Incident, TimelineEvent
-from monitoring import services, watch
+from monitoring import selectors, services
 from monitoring.detection import Signal
 from monitoring.models import Alert, DetectorState, Mention, TopicBucket
 from tests.monitoring.watch_support import item, nlp_available  # noqa: F401
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def topic():
-    return watch.topic_create(name="茶小满", query="茶小满")
+    return services.topic_create(name="茶小满", query="茶小满")
 
 
 def signal(fp: str = "volume_spike:1", kind: str = "volume_spike", score: float = 2.0) -> Signal:
@@ -29,8 +29,8 @@ def signal(fp: str = "volume_spike:1", kind: str = "volume_spike", score: float 
 
 
 def test_same_fingerprint_groups_instead_of_repeating(topic) -> None:
-    first, created = watch.alert_raise(topic_id=topic.pk, signal=signal())
-    again, created_again = watch.alert_raise(topic_id=topic.pk, signal=signal(score=5.0))
+    first, created = services.alert_raise(topic_id=topic.pk, signal=signal())
+    again, created_again = services.alert_raise(topic_id=topic.pk, signal=signal(score=5.0))
     assert created and not created_again and first.pk == again.pk
     assert again.count == 2 and again.score == 5.0 and again.last_seen_at >= first.first_seen_at
     assert Alert.objects.count() == 1 and Incident.objects.count() == 1
@@ -48,7 +48,7 @@ def test_new_alert_opens_incident_with_evidence_type_and_detection_time(topic) -
         detect=False,
     )
     ids = list(Mention.objects.values_list("pk", flat=True))
-    alert, _ = watch.alert_raise(topic_id=topic.pk, signal=signal(), evidence_ids=ids, now=now)
+    alert, _ = services.alert_raise(topic_id=topic.pk, signal=signal(), evidence_ids=ids, now=now)
     incident = Incident.objects.get()
     assert alert.incident_id == incident.pk and incident.source == "alert"
     assert incident.crisis_type == "false_information"  # 2 of the 3 evidence posts
@@ -58,29 +58,35 @@ def test_new_alert_opens_incident_with_evidence_type_and_detection_time(topic) -
 
 
 def test_second_alert_attaches_to_the_open_incident(topic) -> None:
-    a, _ = watch.alert_raise(topic_id=topic.pk, signal=signal("volume_spike:1"))
-    b, _ = watch.alert_raise(topic_id=topic.pk, signal=signal("negative_surge:1", "negative_surge"))
+    a, _ = services.alert_raise(topic_id=topic.pk, signal=signal("volume_spike:1"))
+    b, _ = services.alert_raise(
+        topic_id=topic.pk, signal=signal("negative_surge:1", "negative_surge")
+    )
     assert a.incident_id == b.incident_id and Incident.objects.count() == 1
     assert TimelineEvent.objects.filter(incident_id=a.incident_id, kind="alert_attached").exists()
     # closed incident: the next alert opens a new one
     Incident.objects.filter(pk=a.incident_id).update(status="resolved")
-    c, _ = watch.alert_raise(topic_id=topic.pk, signal=signal("sensitive_term:x", "sensitive_term"))
+    c, _ = services.alert_raise(
+        topic_id=topic.pk, signal=signal("sensitive_term:x", "sensitive_term")
+    )
     assert c.incident_id not in (None, a.incident_id) and Incident.objects.count() == 2
 
 
 def test_dismissed_alert_repeats_without_reopening(topic, analyst) -> None:
-    alert, _ = watch.alert_raise(topic_id=topic.pk, signal=signal())
+    alert, _ = services.alert_raise(topic_id=topic.pk, signal=signal())
     Incident.objects.update(status="dismissed")
-    watch.alert_dismiss(alert=alert, actor=analyst, reason="演习视频，不是真的")
-    again, created = watch.alert_raise(topic_id=topic.pk, signal=signal())
+    services.alert_dismiss(alert=alert, actor=analyst, reason="演习视频，不是真的")
+    again, created = services.alert_raise(topic_id=topic.pk, signal=signal())
     assert not created and again.status == "dismissed" and again.count == 2
     assert Incident.objects.count() == 1
-    assert [a.dismiss_reason for a in watch.topic_rule_hints(topic=topic)] == ["演习视频，不是真的"]
+    assert [a.dismiss_reason for a in selectors.topic_rule_hints(topic=topic)] == [
+        "演习视频，不是真的"
+    ]
 
 
 def test_escalation_writes_its_reason_and_never_lowers(topic) -> None:
     now = timezone.now().replace(second=0, microsecond=0)
-    watch.alert_raise(topic_id=topic.pk, signal=signal(), now=now)
+    services.alert_raise(topic_id=topic.pk, signal=signal(), now=now)
     incident = Incident.objects.get()
     assert incident.severity == "minor"
     DetectorState.objects.update_or_create(topic=topic, defaults={"state": {"neg_mean": 1.0}})
@@ -94,7 +100,7 @@ def test_escalation_writes_its_reason_and_never_lowers(topic) -> None:
         reach=20_000_000,
         negative_reach=12_000_000,
     )
-    incident = watch.incident_refresh_signals(incident_id=incident.pk, now=now)
+    incident = services.incident_refresh_signals(incident_id=incident.pk, now=now)
     assert incident.severity == "severe"
     event = TimelineEvent.objects.get(incident=incident, kind="severity_raised")
     # in the product's language: which signal crossed which threshold, at which level
@@ -102,12 +108,14 @@ def test_escalation_writes_its_reason_and_never_lowers(topic) -> None:
     assert "覆盖 12,000,000 ≥ 10,000,000（重大）" in event.reason
     # the burst is over, the signals drop: severity stays
     TopicBucket.objects.all().delete()
-    incident = watch.incident_refresh_signals(incident_id=incident.pk, now=now + timedelta(hours=1))
+    incident = services.incident_refresh_signals(
+        incident_id=incident.pk, now=now + timedelta(hours=1)
+    )
     assert incident.severity == "severe"
     assert TimelineEvent.objects.filter(incident=incident, kind="severity_raised").count() == 1
     # a repeat of the grouped alert refreshes the signals of its incident too
     TopicBucket.objects.create(topic=topic, minute=now, platform="weibo", volume=1, negative=1)
-    watch.alert_raise(topic_id=topic.pk, signal=signal(), now=now + timedelta(minutes=1))
+    services.alert_raise(topic_id=topic.pk, signal=signal(), now=now + timedelta(minutes=1))
     assert Incident.objects.get().signals["negative_volume"] == 1
 
 
@@ -120,7 +128,7 @@ def test_burst_through_ingest_raises_volume_alert_and_opens_incident(topic) -> N
         for i in range(0, 89, 3)
     ]
     services.mentions_store(items=quiet, now=start + timedelta(minutes=89), detect=False)
-    watch.topic_detect(topic_id=topic.pk, now=start + timedelta(minutes=89, seconds=30))
+    services.topic_detect(topic_id=topic.pk, now=start + timedelta(minutes=89, seconds=30))
     assert not Alert.objects.exists()
     burst_at = start + timedelta(minutes=90, seconds=20)
     burst = [
@@ -128,7 +136,7 @@ def test_burst_through_ingest_raises_volume_alert_and_opens_incident(topic) -> N
         for i in range(40)
     ]
     services.mentions_store(items=burst, now=burst_at)
-    alerts = watch.topic_detect(topic_id=topic.pk, now=burst_at + timedelta(seconds=5))
+    alerts = services.topic_detect(topic_id=topic.pk, now=burst_at + timedelta(seconds=5))
     kinds = {a.kind for a in Alert.objects.all()}
     assert "volume_spike" in kinds, (kinds, alerts)
     spike = Alert.objects.get(kind="volume_spike")
@@ -146,25 +154,25 @@ def test_sensitive_term_alert_lists_every_term_of_its_hour(topic) -> None:
             fingerprint="sensitive_term:20261124T0200Z",
         )
 
-    first, _ = watch.alert_raise(topic_id=topic.pk, signal=hit(["维权"], 4))
-    again, created = watch.alert_raise(topic_id=topic.pk, signal=hit(["罢工", "维权"], 3))
+    first, _ = services.alert_raise(topic_id=topic.pk, signal=hit(["维权"], 4))
+    again, created = services.alert_raise(topic_id=topic.pk, signal=hit(["罢工", "维权"], 3))
     assert not created and again.pk == first.pk and again.count == 2
     assert again.metrics == {"weight": 4, "terms": ["维权", "罢工"]}
 
 
 def test_overlapping_topics_share_one_incident_through_shared_posts(topic) -> None:
     now = timezone.now()
-    food = watch.topic_create(name="食品安全", query="蟑螂")
+    food = services.topic_create(name="食品安全", query="蟑螂")
     services.mentions_store(
         items=[item(f"s{i}", "茶小满奶茶里喝出蟑螂", now - timedelta(seconds=i)) for i in range(3)],
         now=now,
         detect=False,
     )
-    unrelated = watch.topic_create(name="天气", query="天气")
+    unrelated = services.topic_create(name="天气", query="天气")
     services.mentions_store(items=[item("w", "今天天气很好", now)], now=now, detect=False)
     shared = list(Mention.objects.filter(external_id__startswith="s").values_list("pk", flat=True))
-    brand, _ = watch.alert_raise(topic_id=topic.pk, signal=signal(), evidence_ids=shared)
-    safety, _ = watch.alert_raise(
+    brand, _ = services.alert_raise(topic_id=topic.pk, signal=signal(), evidence_ids=shared)
+    safety, _ = services.alert_raise(
         topic_id=food.pk,
         signal=signal("negative_surge:1", "negative_surge"),
         evidence_ids=shared[1:],
@@ -174,35 +182,33 @@ def test_overlapping_topics_share_one_incident_through_shared_posts(topic) -> No
     assert attached.data["topic"] == food.pk
     # no shared post: its own incident
     weather = Mention.objects.get(external_id="w").pk
-    other, _ = watch.alert_raise(topic_id=unrelated.pk, signal=signal(), evidence_ids=[weather])
+    other, _ = services.alert_raise(topic_id=unrelated.pk, signal=signal(), evidence_ids=[weather])
     assert other.incident_id != brand.incident_id and Incident.objects.count() == 2
 
 
-def test_a_batch_raises_each_signal_once_with_its_repeats_counted(topic) -> None:
+def test_a_batch_raises_each_signal_once_with_its_repeats_counted(topic, monkeypatch) -> None:
     """Forty posts of one batch hitting the same sensitive-term alert (罢工 7 + 维权 6, over
     the threshold of 8) are one repeat of that alert (count 40, every term, up to the
     evidence limit), and the incident's signals are recomputed once for the batch, not once
     per post."""
     now = timezone.now()
     posts = [
-        item(f"t{i}", f"茶小满员工罢工维权第{i}天", now - timedelta(seconds=i))
-        for i in range(40)
+        item(f"t{i}", f"茶小满员工罢工维权第{i}天", now - timedelta(seconds=i)) for i in range(40)
     ]
     calls: list[int] = []
-    original = watch.incident_refresh_signals
+    from monitoring.services import alerts
+
+    original = alerts.incident_refresh_signals
 
     def counting(*, incident_id: int, now=None):
         calls.append(incident_id)
         return original(incident_id=incident_id, now=now)
 
-    watch.incident_refresh_signals = counting  # type: ignore[assignment]
-    try:
-        services.mentions_store(items=posts, now=now)
-    finally:
-        watch.incident_refresh_signals = original  # type: ignore[assignment]
+    monkeypatch.setattr(alerts, "incident_refresh_signals", counting)
+    services.mentions_store(items=posts, now=now)
     alert = Alert.objects.get(kind="sensitive_term")
     assert alert.count == 40
     assert set(alert.metrics["terms"]) == {"罢工", "维权"}
-    assert alert.evidence.count() == min(40, watch.MAX_EVIDENCE)
+    assert alert.evidence.count() == min(40, alerts.MAX_EVIDENCE)
     assert alert.incident_id is not None
     assert calls.count(alert.incident_id) <= 1

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from crisis.models import Incident
-from monitoring import watch
+from monitoring import services
 from monitoring.detection import Signal
 from monitoring.models import Alert
 from tests.monitoring.watch_support import nlp_available  # noqa: F401
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def raise_alert(topic, fp: str = "volume_spike:1", reason: str = "40 posts/min") -> Alert:
-    alert, _ = watch.alert_raise(
+    alert, _ = services.alert_raise(
         topic_id=topic.pk,
         signal=Signal(kind="volume_spike", score=2, metrics={}, reason=reason, fingerprint=fp),
     )
@@ -24,7 +24,7 @@ def raise_alert(topic, fp: str = "volume_spike:1", reason: str = "40 posts/min")
 
 @pytest.fixture
 def topic():
-    return watch.topic_create(name="茶小满<b>", query="茶小满")
+    return services.topic_create(name="茶小满<b>", query="茶小满")
 
 
 def test_queue_lists_escaped_and_polls_with_token(client: Client, analyst, topic) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from monitoring import services, watch
+from monitoring import services
 from monitoring.models import Alert, Source
 from tests.conftest import browser_login, make_user, wait_until
 
@@ -39,7 +39,7 @@ def test_pushed_burst_alerts_opens_incident_and_is_acknowledged(
         name="采集器", slug="collector", kind=Source.Kind.WEBHOOK, platform="weibo"
     )
     services.source_set_token(source=source, token=TOKEN)
-    watch.topic_create(name="茶小满", query="茶小满")
+    services.topic_create(name="茶小满", query="茶小满")
     worker = celery_worker_process()
 
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from monitoring import services, watch
+from monitoring import services
 from tests.monitoring.watch_support import item, nlp_available  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_dashboard_shows_rate_and_polls_cheaply(
     client: Client, analyst, django_assert_max_num_queries
 ) -> None:
-    topic = watch.topic_create(name="茶小满", query="茶小满")
+    topic = services.topic_create(name="茶小满", query="茶小满")
     now = timezone.now()
     services.mentions_store(
         items=[item(f"d{i}", f"茶小满 {i} 投诉", now) for i in range(10)], detect=False
@@ -31,7 +31,7 @@ def test_dashboard_shows_rate_and_polls_cheaply(
 
 
 def test_topic_page_has_charts_keywords_and_top_posts(client: Client, analyst) -> None:
-    topic = watch.topic_create(name="茶小满", query="茶小满")
+    topic = services.topic_create(name="茶小满", query="茶小满")
     now = timezone.now()
     services.mentions_store(
         items=[

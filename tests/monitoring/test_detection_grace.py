@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from monitoring import services, watch
+from monitoring import services
 from monitoring.models import Source
 
 
 def test_grace_is_short_with_push_sources_only(db: Any) -> None:
     services.source_create(name="push", slug="push", kind=Source.Kind.WEBHOOK, platform="weibo")
-    assert watch.detection_grace() == timedelta(seconds=5)
+    assert services.detection_grace() == timedelta(seconds=5)
 
 
 def test_grace_covers_the_longest_enabled_poll_interval(db: Any) -> None:
@@ -25,7 +25,7 @@ def test_grace_covers_the_longest_enabled_poll_interval(db: Any) -> None:
             interval_seconds=interval,
             enabled=enabled,
         )
-    assert watch.detection_grace() == timedelta(seconds=125)
+    assert services.detection_grace() == timedelta(seconds=125)
 
 
 def test_grace_is_capped(db: Any, settings: Any) -> None:
@@ -38,4 +38,4 @@ def test_grace_is_capped(db: Any, settings: Any) -> None:
         url="https://example.com/api",
         interval_seconds=3600,
     )
-    assert watch.detection_grace() == timedelta(seconds=300)
+    assert services.detection_grace() == timedelta(seconds=300)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crisis.panels import incident_panels
-from monitoring import services, watch
+from monitoring import services
 from monitoring.detection import Signal
 from monitoring.models import IncidentPropagation, Mention
 from tests.monitoring.watch_support import item, nlp_available  # noqa: F401
@@ -23,7 +23,7 @@ ORIGINAL = "茶小满被曝使用过期原料，门店已被查封"
 
 @pytest.fixture
 def incident_with_cascade():
-    topic = watch.topic_create(name="茶小满", query="茶小满")
+    topic = services.topic_create(name="茶小满", query="茶小满")
     now = timezone.now()
     posts = [
         item(
@@ -63,7 +63,7 @@ def incident_with_cascade():
         ),
     ]
     services.mentions_store(items=posts, detect=False)
-    alert, _ = watch.alert_raise(
+    alert, _ = services.alert_raise(
         topic_id=topic.pk,
         signal=Signal(kind="volume_spike", score=2, metrics={}, reason="burst", fingerprint="v"),
         evidence_ids=list(Mention.objects.values_list("pk", flat=True)),
@@ -72,7 +72,7 @@ def incident_with_cascade():
 
 
 def test_repost_tree_from_chains_through_stored_mentions(incident_with_cascade) -> None:
-    row = watch.incident_propagation_refresh(incident_id=incident_with_cascade.pk)
+    row = services.incident_propagation_refresh(incident_id=incident_with_cascade.pk)
     summary = row.summary
     assert row.mention_count == 5
     assert summary["depth"] == 3 and summary["breadth"] == [1, 1, 2, 1]

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from monitoring import services
+from monitoring import selectors, services
 from monitoring.ingest import NormalizedItem
 from monitoring.models import Mention, MentionCluster, Polarity, RawItem, SentimentCorrection
 
@@ -113,7 +113,7 @@ def test_analysis_is_stored_and_correction_survives_redelivery(analyst) -> None:
     assert mention.corrected_at is not None
     correction = SentimentCorrection.objects.get()
     assert correction.corrected_by == analyst and correction.label == 1
-    assert services.correction_examples() == [(correction.text, 1)]
+    assert selectors.correction_examples() == [(correction.text, 1)]
 
 
 def test_query_count_does_not_grow_with_batch_size(require_postgres: None) -> None:
@@ -165,7 +165,7 @@ def test_inbox_process_chunks_and_is_idempotent() -> None:
     RawItem.objects.filter(pk=raw.pk).update(
         status=RawItem.Status.PROCESSING, claimed_at=T0 - timedelta(days=1)
     )
-    assert services.inbox_requeue_stale() == [raw.pk]
+    assert services.inbox_stale_ids() == [raw.pk]
     again = services.inbox_process(raw_item_id=raw.pk, chunk_size=7)
     assert again is not None and again.created == 0 and again.unchanged == 25
     assert Mention.objects.count() == 25
@@ -181,7 +181,7 @@ def _with_simhashes(monkeypatch: pytest.MonkeyPatch, hashes: dict[str, int]) -> 
             for text, real in zip(texts, fingerprint_many(texts), strict=True)
         ]
 
-    monkeypatch.setattr(services, "fingerprint_many", chosen)
+    monkeypatch.setattr(services.store, "fingerprint_many", chosen)
 
 
 def _flip(value: int, *bits: int) -> int:

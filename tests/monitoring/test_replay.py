@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from monitoring import replay, services
+from monitoring import services
 from monitoring.models import Alert, Mention, RawItem, ScenarioRun, Source
 from tests.monitoring.watch_support import nlp_available  # noqa: F401
 
@@ -29,7 +29,7 @@ def source() -> Source:
 def test_replay_command_pushes_every_post_through_the_inbox(source, tmp_path: Path) -> None:
     out = StringIO()
     call_command("replay", "milk_tea_crisis", "--speed", "10000", stdout=out)
-    total = len(replay.scenario_load(replay.scenario_path("milk_tea_crisis")))
+    total = len(services.scenario_load(services.scenario_path("milk_tea_crisis")))
     assert f"pushed={total} of {total}" in out.getvalue()
     assert Mention.objects.count() == total
     assert RawItem.objects.filter(source=source, status="done").exists()
@@ -58,15 +58,13 @@ def test_replay_command_errors(source, tmp_path: Path) -> None:
 def test_beat_tick_pushes_due_posts_once_and_the_crisis_alerts(
     source, django_capture_on_commit_callbacks
 ) -> None:
-    from monitoring import watch
-
-    watch.topic_create(name="茶小满", query="茶小满")
-    run = replay.scenario_run_create(scenario="milk_tea_crisis", source=source)
+    services.topic_create(name="茶小满", query="茶小满")
+    run = services.scenario_run_create(scenario="milk_tea_crisis", source=source)
     start = timezone.now()
 
     def tick(at):  # the inbox task is enqueued on commit, and runs eagerly here
         with django_capture_on_commit_callbacks(execute=True):
-            return replay.scenario_runs_advance(now=at)
+            return services.scenario_runs_advance(now=at)
 
     assert tick(start) >= 1  # offset 0 is due at once
     assert ScenarioRun.objects.get().status == "running"

@@ -78,7 +78,7 @@ def _run_on_commit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def poll(source: Source) -> RawItem | None:
-    token = services.source_request_poll(source=source)
+    token = services.source_claim_poll_now(source=source)
     assert token
     return services.source_poll(source_id=source.pk, token=token)
 
@@ -202,10 +202,10 @@ def test_one_poll_per_source_at_a_time(collector: FakeCollector) -> None:
     source, _ = services.source_create(
         name="F", slug="f", kind=Source.Kind.FEED, platform="news", url=collector.url("/x")
     )
-    first = services.sources_dispatch_due()
+    first = services.sources_claim_due()
     assert [sid for sid, _t in first] == [source.pk]
-    assert services.sources_dispatch_due() == []  # leased
-    assert services.source_request_poll(source=source) is None  # "poll now" too
+    assert services.sources_claim_due() == []  # leased
+    assert services.source_claim_poll_now(source=source) is None  # "poll now" too
     # a stale token does nothing
     assert services.source_poll(source_id=source.pk, token="stale") is None
     assert collector.requests == []

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from monitoring import services, watch
+from monitoring import services
 from monitoring.detection import Signal
 from monitoring.models import Topic
 from tests.monitoring.watch_support import item, nlp_available  # noqa: F401
@@ -81,11 +81,11 @@ def test_create_then_edit_topic_and_hints_from_dismissed_alerts(client: Client, 
         {"name": "茶小满", "query": "茶小满", "thresholds": '{"volume": {"bogus": 1}}'},
     )
     assert bad.status_code == 400 and "bogus" in bad.content.decode()
-    alert, _ = watch.alert_raise(
+    alert, _ = services.alert_raise(
         topic_id=topic.pk,
         signal=Signal(kind="volume_spike", score=1, metrics={}, reason="r", fingerprint="f"),
     )
-    watch.alert_dismiss(alert=alert, actor=analyst, reason="是抽奖转发，不是投诉")
+    services.alert_dismiss(alert=alert, actor=analyst, reason="是抽奖转发，不是投诉")
     page = client.get(f"/monitoring/topics/{topic.pk}/edit/").content.decode()
     assert "是抽奖转发，不是投诉" in page
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import services, watch
+from monitoring import services
 from monitoring.models import MentionTopic, RawItem, Source, TopicBucket
 from tests.monitoring.watch_support import item, nlp_available, payload  # noqa: F401
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def topic():
-    return watch.topic_create(name="茶小满", query="茶小满 OR 小满奶茶", exclusions="招聘")
+    return services.topic_create(name="茶小满", query="茶小满 OR 小满奶茶", exclusions="招聘")
 
 
 def test_store_links_matches_and_fills_buckets(topic) -> None:
@@ -85,7 +85,7 @@ def test_topic_change_rebuilds_the_matcher(topic) -> None:
     now = timezone.now()
     services.mentions_store(items=[item("x1", "满杯橙橙上新", now)])
     assert not MentionTopic.objects.exists()
-    watch.topic_update(topic=topic, name=topic.name, query="茶小满 OR 满杯橙橙")
+    services.topic_update(topic=topic, name=topic.name, query="茶小满 OR 满杯橙橙")
     services.mentions_store(items=[item("x2", "满杯橙橙又上新", now)])
     assert list(MentionTopic.objects.values_list("mention__external_id", flat=True)) == ["x2"]
 

@@ -145,7 +145,7 @@ def test_push_during_a_broker_outage_is_accepted_and_sent_when_the_broker_return
     private_redis.start()
     time.sleep(0.1)
     # The sweep finds what waited and sends it; the first send logs the recovery.
-    stale = services.inbox_requeue_stale(older_than_seconds=0)
+    stale = services.inbox_stale_ids(older_than_seconds=0)
     assert {r.json()["inbox_id"] for r in accepted} <= set(stale)
     for raw_item_id in stale:
         assert enqueue.send_now("monitoring.inbox_process", raw_item_id)

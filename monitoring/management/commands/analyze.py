@@ -9,6 +9,7 @@ import sys
 from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from monitoring.nlp.cli import ANALYZE_HELP, run_analyze
@@ -41,7 +42,5 @@ class Command(BaseCommand):
 
 
 def _settings_engine() -> str | None:
-    from django.conf import settings
-
-    value = getattr(settings, "SENTIMENT_ENGINE", None)
+    value = settings.SENTIMENT_ENGINE
     return str(value) if value else None

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monitoring import replay
+from monitoring import services
 from monitoring.models import ScenarioRun, Source
 
 
@@ -37,21 +37,21 @@ class Command(BaseCommand):
         if options["speed"] <= 0:
             raise CommandError("--speed must be positive")
         try:
-            run = replay.scenario_run_create(
+            run = services.scenario_run_create(
                 scenario=options["scenario"],
                 source=source,
                 speed=options["speed"],
                 start=not options["background"],
             )
-        except replay.ScenarioError as exc:
+        except services.ScenarioError as exc:
             raise CommandError(str(exc)) from exc
         if options["background"]:
             self.stdout.write(f"scheduled run {run.pk}: {run.total} posts")
             return
         pushed = 0
         while True:
-            pushed += replay.scenario_run_advance(run_id=run.pk, process_here=True)
-            wait = replay.scenario_next_due(run=run)
+            pushed += services.scenario_run_advance(run_id=run.pk, process_here=True)
+            wait = services.scenario_next_due(run=run)
             if wait is None:
                 break
             time.sleep(min(wait, 5.0))

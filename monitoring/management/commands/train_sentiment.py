@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from monitoring.nlp.cli import run_train
 from monitoring.nlp.sentiment import DEFAULT_MODEL_PATH
 from monitoring.nlp.training import DEFAULT_HOLDOUT, DEFAULT_SEED, Example
+from monitoring.selectors import correction_examples
 
 
 class Command(BaseCommand):
@@ -63,17 +64,5 @@ class Command(BaseCommand):
 
 
 def _corrections() -> list[Example]:
-    """Analysts' polarity corrections as (text, 1 positive / 0 negative).
-
-    Imported here, not at module level, so that training works on a build whose monitoring
-    app has no corrections yet.
-    """
-    try:
-        from monitoring.services import correction_examples
-    except ImportError as exc:
-        raise CommandError(
-            "--include-corrections needs monitoring.models.SentimentCorrection and "
-            f"monitoring.services.correction_examples, which this build lacks ({exc}); "
-            "train without the flag"
-        ) from None
+    """Analysts' polarity corrections as (text, 1 positive / 0 negative)."""
     return [(str(text), int(label)) for text, label in correction_examples()]

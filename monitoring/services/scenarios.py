@@ -24,14 +24,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from monitoring import services
+from crisis.errors import InvalidError
 from monitoring.models import RawItem, ScenarioRun, Source
+from monitoring.services.inbox import inbox_enqueue, inbox_process, inbox_receive
 
-SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+# monitoring/scenarios: the scenarios that ship with the code (the demo's among them).
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be replayed (message says which line and why)."""
+class ScenarioError(InvalidError, ValueError):
+    """A scenario file that cannot be replayed (message says which line and why). A refusal
+    of the crisis.errors family, and still the ValueError it always was."""
 
 
 def scenario_path(name: str) -> Path:
@@ -153,16 +156,16 @@ def scenario_run_advance(
             return 0
         batch = [_shifted(r, run, run.started_at) for r in records[run.next_index : end]]
         body = json.dumps({"items": batch}, ensure_ascii=False).encode("utf-8")
-        raw = services.inbox_receive(
+        raw = inbox_receive(
             body=body,
             channel=RawItem.Channel.WEBHOOK,
             source=run.source,
             content_type="application/json",
         )
         if not process_here:
-            services.inbox_enqueue(raw_item=raw)
+            inbox_enqueue(raw_item=raw)
     if process_here:
-        services.inbox_process(raw_item_id=raw.pk)
+        inbox_process(raw_item_id=raw.pk)
     return len(batch)
 
 
