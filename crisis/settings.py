@@ -243,6 +243,9 @@ MONITORING_CLUSTER_WINDOW_HOURS = env_float("MONITORING_CLUSTER_WINDOW_HOURS", 7
 # a new topic's baseline learns from this much history; project-wide threshold overrides
 # (a JSON object shaped like a topic's thresholds, monitoring.detection.DetectionConfig).
 MONITORING_ALERT_MAX_AGE_MINUTES = env_float("MONITORING_ALERT_MAX_AGE_MINUTES", 60.0)
+# During a burst, an incident's signals are recomputed from a stored batch at most this often
+# per worker process (the beat task refreshes every open incident every 15 s anyway).
+MONITORING_SIGNALS_REFRESH_SECONDS = env_float("MONITORING_SIGNALS_REFRESH_SECONDS", 5.0)
 MONITORING_CLOSE_GRACE_SECONDS = env_float("MONITORING_CLOSE_GRACE_SECONDS", 5.0)
 MONITORING_MAX_CLOSE_GRACE_SECONDS = env_float("MONITORING_MAX_CLOSE_GRACE_SECONDS", 900.0)
 MONITORING_WARMUP_HOURS = env_float("MONITORING_WARMUP_HOURS", 6.0)

@@ -9,12 +9,14 @@ are then recomputed (``monitoring.services.incidents``) so severity escalates.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F, Subquery
@@ -102,13 +104,19 @@ def alerts_raise_batch(*, signals: Sequence[tuple[int, Signal, Sequence[int]]]) 
     sensitive-term alert of its topic and hour): those are raised as one repeat of the alert
     (count + n, terms merged, evidence joined), and each incident's signals are recomputed
     once for the batch, not once per post (a burst of 100 posts made ~150 raises and took
-    18 s on SQLite). A failure is logged and does not stop the others. Returns the ids of the
-    incidents whose signals were refreshed.
+    18 s on SQLite). A failure is logged and does not stop the others.
+
+    Recomputing an incident's signals reads every link of its topics since detection, so
+    during a long burst it is done at most once per MONITORING_SIGNALS_REFRESH_SECONDS per
+    process (and at once for an incident that got a new alert); the beat task
+    ``monitoring.incident_signals_refresh`` refreshes every open incident every 15 s anyway.
+    Returns the ids of the incidents whose signals were refreshed.
     """
     groups: dict[tuple[int, str], list[tuple[Signal, Sequence[int]]]] = {}
     for topic_id, signal, evidence in signals:
         groups.setdefault((topic_id, signal.fingerprint), []).append((signal, evidence))
     touched: set[int] = set()
+    urgent: set[int] = set()
     for (topic_id, _fingerprint), group in groups.items():
         latest = group[-1][0]
         metrics: Any = _jsonable(group[0][0].metrics)
@@ -117,7 +125,7 @@ def alerts_raise_batch(*, signals: Sequence[tuple[int, Signal, Sequence[int]]]) 
         evidence_ids = list(dict.fromkeys(pk for _signal, ids in group for pk in ids))
         merged = replace(latest, metrics=metrics, score=max(s.score for s, _e in group))
         try:
-            alert, _created = alert_raise(
+            alert, created = alert_raise(
                 topic_id=topic_id,
                 signal=merged,
                 evidence_ids=evidence_ids,
@@ -129,12 +137,26 @@ def alerts_raise_batch(*, signals: Sequence[tuple[int, Signal, Sequence[int]]]) 
             continue
         if alert.incident_id and alert.status != Alert.Status.DISMISSED:
             touched.add(alert.incident_id)
+            if created:
+                urgent.add(alert.incident_id)
+    refreshed: set[int] = set()
+    interval = float(settings.MONITORING_SIGNALS_REFRESH_SECONDS)
     for incident_id in sorted(touched):
+        last = _last_refresh.get(incident_id)
+        now = time.monotonic()
+        if incident_id not in urgent and last is not None and now - last < interval:
+            continue
+        _last_refresh[incident_id] = now
         try:
             incident_refresh_signals(incident_id=incident_id)
         except Exception:
             logger.exception("refreshing the signals of incident %s failed", incident_id)
-    return touched
+        refreshed.add(incident_id)
+    return refreshed
+
+
+# incident id -> time.monotonic() of this process's last batch refresh of its signals.
+_last_refresh: dict[int, float] = {}
 
 
 # How many sensitive terms an hour's alert lists (the alert page shows them all).

@@ -212,3 +212,31 @@ def test_a_batch_raises_each_signal_once_with_its_repeats_counted(topic, monkeyp
     assert alert.evidence.count() == min(40, alerts.MAX_EVIDENCE)
     assert alert.incident_id is not None
     assert calls.count(alert.incident_id) <= 1
+
+
+def test_batch_refreshes_of_one_incident_are_spaced_out(topic, monkeypatch, settings) -> None:
+    """During a burst an incident's signals are recomputed at most once per
+    MONITORING_SIGNALS_REFRESH_SECONDS per process; a new alert refreshes at once."""
+    from monitoring.services import alerts
+
+    settings.MONITORING_SIGNALS_REFRESH_SECONDS = 60
+    calls: list[int] = []
+    original = alerts.incident_refresh_signals
+
+    def counting(*, incident_id: int, now=None):
+        calls.append(incident_id)
+        return original(incident_id=incident_id, now=now)
+
+    monkeypatch.setattr(alerts, "incident_refresh_signals", counting)
+    first = alerts.alerts_raise_batch(signals=[(topic.pk, signal(), [])])
+    incident_id = Alert.objects.get().incident_id
+    assert first == {incident_id}  # a new alert: refreshed at once
+    assert alerts.alerts_raise_batch(signals=[(topic.pk, signal(), [])]) == set()
+    assert alerts.alerts_raise_batch(signals=[(topic.pk, signal(), [])]) == set()
+    again = alerts.alerts_raise_batch(
+        signals=[(topic.pk, signal("negative_surge:1", "negative_surge"), [])]
+    )
+    assert again == {incident_id}  # a new alert joined it: refreshed at once
+    assert calls.count(incident_id) >= 2
+    settings.MONITORING_SIGNALS_REFRESH_SECONDS = 0
+    assert alerts.alerts_raise_batch(signals=[(topic.pk, signal(), [])]) == {incident_id}
