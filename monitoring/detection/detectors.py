@@ -1,10 +1,13 @@
-"""Burst and rule detectors over per-topic minute buckets and single mentions.
+"""Burst detectors over per-topic minute buckets: volume spike and negative surge (EWMA
+baselines, z-scores, cooldown and escalation), coordinated posting on a minute's largest
+cluster, and the per-topic state they learn.
 
 Pure functions over small immutable values; nothing here touches the database. The caller
 keeps one ``DetectorState`` per topic (``to_dict()`` is a small JSON object, O(1) in the
 topic's history), and on every closed minute calls ``evaluate_bucket``; while a minute is
-still filling it may call ``evaluate_partial`` to alert within seconds. Per-mention rules
-(``check_mention``) and the per-cluster rule (``check_cluster``) need no state.
+still filling it may call ``evaluate_partial`` to alert within seconds. The per-mention
+rules (``check_mention``) and the per-cluster rule (``check_cluster``, which the bucket
+detector also applies to a minute's largest cluster) need no state: ``mention_rules``.
 
 Every function returns new values and never mutates its arguments, so a caller that loses a
 race (two workers evaluating the same topic) can simply drop its result.
@@ -19,11 +22,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitoring.detection.config import DEFAULT_CONFIG, DetectionConfig
+from monitoring.detection.mention_rules import check_cluster
+from monitoring.detection.signals import Signal, SignalKind, floor_minute, window_key
 
 STATE_VERSION = 1
 MINUTE = timedelta(minutes=1)
@@ -42,14 +46,6 @@ MAX_PEARSON = 9.0
 DISPERSION_RATE = 0.25
 
 
-class SignalKind(StrEnum):
-    VOLUME_SPIKE = "volume_spike"
-    NEGATIVE_SURGE = "negative_surge"
-    HIGH_REACH_NEGATIVE = "high_reach_negative"
-    SENSITIVE_TERM = "sensitive_term"
-    COORDINATED_POSTING = "coordinated_posting"
-
-
 @dataclass(frozen=True, slots=True)
 class Bucket:
     """One topic's rollup for one minute.
@@ -64,28 +60,6 @@ class Bucket:
     negative: int = 0
     reach: int = 0
     max_cluster_accounts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    kind: str
-    # statistic / threshold: 1.0 is just over the line, 2.0 twice as far. Comparable
-    # across kinds only roughly; within a kind it orders alerts by how bad they are.
-    score: float
-    metrics: dict[str, Any]
-    reason: str
-    fingerprint: str
-    at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": str(self.kind),
-            "score": round(self.score, 3),
-            "metrics": self.metrics,
-            "reason": self.reason,
-            "fingerprint": self.fingerprint,
-            "at": self.at.isoformat() if self.at else None,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,26 +187,6 @@ class DetectorState:
         if state.seen < 0 or not all(math.isfinite(x) and x >= 0 for x in values):
             raise ValueError("malformed detector state: negative or non-finite numbers")
         return state
-
-
-@dataclass(frozen=True, slots=True)
-class MentionFacts:
-    """What the per-mention rules need to know about one analysed mention."""
-
-    polarity: str  # "negative" | "neutral" | "positive" | "" (not analysed)
-    followers: int | None = None
-    verified: bool = False
-    # Normalized: "media", "kol", "government", "enterprise", "personal" or "".
-    verified_type: str = ""
-    # Total weight of the sensitive-term library hits in the text, and the terms hit.
-    sensitive_weight: float = 0.0
-    sensitive_terms: tuple[str, ...] = ()
-    # reposts + comments + likes of this post.
-    engagement: int = 0
-    # "platform:external_id": the fingerprint key of a per-post alert.
-    mention_key: str = ""
-    author_name: str = ""
-    posted_at: datetime | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -393,113 +347,6 @@ def replay(
 
 
 # --------------------------------------------------------------------------------------
-# Per-mention and per-cluster rules
-
-
-def check_mention(m: MentionFacts, config: DetectionConfig = DEFAULT_CONFIG) -> list[Signal]:
-    """High-reach negative post and sensitive-term hit for one mention.
-
-    high_reach_negative is per post (each is a distinct author to answer); sensitive_term
-    groups by the UTC hour (the caller scopes it to a topic), so a storm of posts with
-    sensitive terms is one alert per topic and hour whose count grows and whose term list
-    the caller merges (monitoring.services.alerts.alert_raise).
-    """
-    signals: list[Signal] = []
-    hr = config.high_reach
-    if hr.enabled and m.polarity == "negative":
-        reasons: list[str] = []
-        scores: list[float] = []
-        followers = m.followers or 0
-        if hr.follower_threshold > 0 and followers >= hr.follower_threshold:
-            reasons.append(f"{followers:,} followers (threshold {hr.follower_threshold:,})")
-            scores.append(followers / hr.follower_threshold)
-        if m.verified and m.verified_type in hr.verified_types:
-            reasons.append(f"verified {m.verified_type} account")
-            scores.append(1.0)
-        if hr.engagement_threshold > 0 and m.engagement >= hr.engagement_threshold:
-            reasons.append(f"{m.engagement:,} interactions (threshold {hr.engagement_threshold:,})")
-            scores.append(m.engagement / hr.engagement_threshold)
-        if reasons:
-            key = m.mention_key or f"{m.author_name}@{_window_key(m.posted_at)}"
-            signals.append(
-                Signal(
-                    kind=SignalKind.HIGH_REACH_NEGATIVE,
-                    score=max(scores),
-                    metrics={
-                        "followers": followers,
-                        "verified": m.verified,
-                        "verified_type": m.verified_type,
-                        "engagement": m.engagement,
-                    },
-                    reason="negative post by an account with " + "; ".join(reasons),
-                    fingerprint=f"{SignalKind.HIGH_REACH_NEGATIVE}:{key}",
-                    at=m.posted_at,
-                )
-            )
-    st = config.sensitive
-    if st.enabled and st.weight_threshold > 0 and m.sensitive_weight >= st.weight_threshold:
-        terms = sorted(set(m.sensitive_terms))
-        hour = floor_minute(m.posted_at).replace(minute=0) if m.posted_at else None
-        shown = ", ".join(terms[:5]) + (f" (+{len(terms) - 5})" if len(terms) > 5 else "")
-        signals.append(
-            Signal(
-                kind=SignalKind.SENSITIVE_TERM,
-                score=m.sensitive_weight / st.weight_threshold,
-                metrics={"weight": m.sensitive_weight, "terms": terms},
-                reason=(
-                    f"sensitive terms of weight {m.sensitive_weight:g} "
-                    f"(threshold {st.weight_threshold:g})" + (f": {shown}" if shown else "")
-                ),
-                fingerprint=f"{SignalKind.SENSITIVE_TERM}:{_window_key(hour)}",
-                at=m.posted_at,
-            )
-        )
-    return signals
-
-
-def check_cluster(
-    cluster_size_accounts: int,
-    window_minutes: float,
-    config: DetectionConfig = DEFAULT_CONFIG,
-    *,
-    cluster_key: str = "",
-    at: datetime | None = None,
-) -> list[Signal]:
-    """Coordinated posting: a near-duplicate cluster with many distinct accounts.
-
-    ``cluster_size_accounts`` distinct accounts posted the near-duplicate text within
-    ``window_minutes``. When that window is longer than the configured one the threshold
-    grows in proportion (the same rate is required), so a cluster that grew slowly over a
-    day is not a campaign. The fingerprint is per cluster (``cluster_key``, e.g. its text
-    hash), so a growing cluster keeps one alert.
-    """
-    cc = config.coordinated
-    if not cc.enabled or cc.min_accounts <= 0:
-        return []
-    required = cc.min_accounts * max(1.0, float(window_minutes) / cc.window_minutes)
-    if cluster_size_accounts < required:
-        return []
-    key = cluster_key or _window_key(floor_minute(at) if at else None)
-    return [
-        Signal(
-            kind=SignalKind.COORDINATED_POSTING,
-            score=cluster_size_accounts / required,
-            metrics={
-                "accounts": cluster_size_accounts,
-                "window_minutes": window_minutes,
-                "required": round(required, 1),
-            },
-            reason=(
-                f"near-duplicate text from {cluster_size_accounts} distinct accounts within "
-                f"{window_minutes:g} min (threshold {required:g})"
-            ),
-            fingerprint=f"{SignalKind.COORDINATED_POSTING}:{key}",
-            at=at,
-        )
-    ]
-
-
-# --------------------------------------------------------------------------------------
 # Internals
 
 
@@ -514,24 +361,12 @@ class _Candidate:
     magnitude: float
 
 
-def floor_minute(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("bucket minutes must be timezone-aware datetimes")
-    return moment.replace(second=0, microsecond=0)
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
 def _parse_minute(value: Any) -> datetime:
     return floor_minute(datetime.fromisoformat(str(value)))
-
-
-def _window_key(moment: datetime | None) -> str:
-    if moment is None:
-        return "none"
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
 
 
 def _history(config: DetectionConfig) -> int:
@@ -842,7 +677,7 @@ def _gate(
                 score=cand.score,
                 metrics=metrics,
                 reason=cand.reason,
-                fingerprint=f"{cand.kind}:{_window_key(ep.start)}",
+                fingerprint=f"{cand.kind}:{window_key(ep.start)}",
                 at=minute,
             )
         )

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitoring.detection.detectors import Bucket, SignalKind
+from monitoring.detection.detectors import Bucket
+from monitoring.detection.signals import SignalKind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 23, 0, 0, tzinfo=SHANGHAI)

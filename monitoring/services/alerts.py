@@ -30,9 +30,9 @@ from monitoring.detection import Signal
 from monitoring.models import Alert, AlertKind, Topic
 from monitoring.services.incidents import incident_refresh_signals, topic_signals
 
-# Evidence kept on one alert: enough to judge it, bounded however long it repeats.
 logger = logging.getLogger(__name__)
 
+# Evidence kept on one alert: enough to judge it, bounded however long it repeats.
 MAX_EVIDENCE = 50
 
 
