@@ -12,7 +12,6 @@ detection of the touched topics once the store's transaction has committed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,8 +26,6 @@ from monitoring.models import Mention, MentionTopic, Polarity, TopicBucket
 from monitoring.services.alerts import alerts_raise_batch
 from monitoring.services.thresholds import alert_max_age, detection_config
 from monitoring.services.topics import Compiled, compiled_rules
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
