@@ -52,14 +52,6 @@ def test_the_four_apps_have_modules() -> None:
     assert len(_app_modules()) > 50
 
 
-# Over the limit and not yet split or declared: each entry is a decision its owner still has to
-# make. The test below ignores them (so any other module that grows still fails the suite) and
-# the xfail after it keeps them visible in every run's summary until the entry is removed.
-AWAITING_DECISION = {
-    "monitoring/detection/detectors.py",  # 849 lines: five detectors, their state and config
-}
-
-
 def _too_long() -> dict[str, int]:
     """Modules over MAX_LINES whose docstring does not declare one cohesive algorithm."""
     found = {}
@@ -75,20 +67,10 @@ def _too_long() -> dict[str, int]:
 
 
 def test_no_module_over_800_lines_unless_it_declares_one_cohesive_algorithm() -> None:
-    too_long = {p: n for p, n in _too_long().items() if p not in AWAITING_DECISION}
+    too_long = _too_long()
     if too_long:
         pytest.fail(
             f"modules over {MAX_LINES} lines: split each into a package with a public API in "
             f"its __init__, or, if it really is one algorithm, say '{COHESIVE_MARKER}' in its "
             "module docstring:\n  " + "\n  ".join(f"{p}: {n} lines" for p, n in too_long.items())
         )
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="monitoring/detection/detectors.py is over 800 lines and neither split nor declared "
-    "one cohesive algorithm; remove it from AWAITING_DECISION once its owner decides",
-)
-def test_no_module_awaits_a_size_decision() -> None:
-    awaiting = {p: n for p, n in _too_long().items() if p in AWAITING_DECISION}
-    assert not awaiting, f"still over {MAX_LINES} lines: {awaiting}"
