@@ -9,6 +9,7 @@ moves: /healthz also times a probe task through the broker (``crisis.health_prob
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -18,6 +19,7 @@ from celery.beat import PersistentScheduler
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis.settings")
+logger = logging.getLogger(__name__)
 # ``sqlite://`` is the embedded broker (crisis/broker.py), the default without Redis.
 TRANSPORT_ALIASES.setdefault("sqlite", "crisis.broker:Transport")
 
@@ -49,8 +51,27 @@ def _collect_beat_schedules(sender: Celery, **kwargs: Any) -> None:
     sender.conf.beat_schedule = schedule
 
 
+# The worker's main process forks its pool children (at start, and again whenever one is
+# replaced) while the heartbeat thread may be in the middle of a database call. A child
+# forked then inherits SQLite's in-memory lock state of that call: it believes it holds
+# locks it does not, and every write it tries waits out the busy timeout and fails ("database
+# is locked", seen in a soak: one of the two children never stored anything). So the thread
+# does its database work under this lock, closes its connection before letting go, and a
+# fork waits for it: no connection is open, and no lock held, in the parent while it forks.
+fork_guard = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=fork_guard.acquire,
+        after_in_parent=fork_guard.release,
+        after_in_child=fork_guard.release,
+    )
+
+
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Writes the worker's heartbeat every HEARTBEAT_INTERVAL seconds from its own thread."""
+    """Writes the worker's heartbeat every HEARTBEAT_INTERVAL seconds from its own thread
+    (in the main process, so it shows the worker alive even while every child is busy)."""
+
+    requires = ("celery.worker.components:Pool",)
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
@@ -67,20 +88,27 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self._thread.start()
 
     def _run(self, interval: float) -> None:
-        from django.db import connection
-
-        from crisis.services import heartbeat_record
-
         while not self._stop.is_set():
-            try:
-                heartbeat_record(service="worker")
-            except Exception:  # noqa: BLE001 - a dead database must not kill the worker
-                connection.close()
+            beat_once()
             self._stop.wait(interval)
-        connection.close()
 
     def stop(self, parent: Any) -> None:
         self._stop.set()
+
+
+def beat_once() -> None:
+    """One worker heartbeat, fork-safe (see ``fork_guard``)."""
+    from django.db import connection
+
+    from crisis.services import heartbeat_record
+
+    with fork_guard:
+        try:
+            heartbeat_record(service="worker")
+        except Exception as exc:  # noqa: BLE001 - a dead database must not kill the worker
+            logger.warning("worker heartbeat not written: %s: %s", type(exc).__name__, exc)
+        finally:
+            connection.close()
 
 
 app.steps["worker"].add(WorkerHeartbeat)
