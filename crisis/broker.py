@@ -102,6 +102,8 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
 class QoS(virtual.QoS):
     """Acknowledging deletes the claimed row; the base class keeps the in-memory state."""
 
+    channel: Channel
+
     def ack(self, delivery_tag: str) -> None:
         self.channel._ack(delivery_tag)
         super().ack(delivery_tag)
@@ -114,7 +116,8 @@ class Channel(virtual.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        options = self.connection.client.transport_options
+        client = self.connection.client if self.connection is not None else None
+        options: dict[str, Any] = dict(getattr(client, "transport_options", None) or {})
         self.path = options.get("path") or "broker.sqlite3"
         self.visibility_timeout = float(
             options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT)
@@ -257,7 +260,7 @@ class Channel(virtual.Channel):
             self._db.execute("DELETE FROM message WHERE queue = ?", (queue,))
 
     def basic_consume(
-        self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any
+        self, queue: str, no_ack: bool, callback: Any, consumer_tag: str | None, **kwargs: Any
     ) -> Any:
         if no_ack:
             self._noack_queues.add(queue)

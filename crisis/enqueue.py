@@ -89,7 +89,7 @@ def _dispatch(task_name: str, args: tuple[Any, ...], options: dict[str, Any]) ->
     from crisis.celery import app
 
     if app.conf.task_always_eager:
-        app.tasks[task_name].apply(args=list(args), throw=True)
+        app.tasks[task_name].apply(args=tuple(args), throw=True)
         return
     send_now(task_name, *args, **options)
 
