@@ -41,7 +41,7 @@ def scan_clocks() -> None:
         escalated = services.escalation_scan()
         if written + escalated == 0:
             break
-    for delivery_id in services.deliveries_due():
+    for delivery_id in services.deliveries_release_due():
         deliver_notification.delay(delivery_id)
 
 

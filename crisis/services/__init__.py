@@ -47,7 +47,7 @@ from crisis.services.incidents import (
 from crisis.services.notifications import (
     ack_token,
     ack_token_read,
-    deliveries_due,
+    deliveries_release_due,
     delivery_attempt,
     notification_broadcast,
     notification_create,
@@ -119,7 +119,7 @@ __all__ = [
     "api_token_issue",
     "api_token_revoke",
     "audit_record",
-    "deliveries_due",
+    "deliveries_release_due",
     "delivery_attempt",
     "duty_shift_create",
     "duty_shift_delete",

@@ -261,8 +261,9 @@ def delivery_attempt(
     return delivery
 
 
-def deliveries_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
-    """Deliveries whose retry time has come, and claims abandoned by a dead worker."""
+def deliveries_release_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Release the claims abandoned by a dead worker (back to retry, due now), then return
+    the ids of the deliveries whose retry time has come, for the caller to send."""
     now = _now(now)
     stale = now - DELIVERY_CLAIM_TIMEOUT
     Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale).update(

@@ -118,8 +118,9 @@ def test_transient_failure_is_retried_later_and_then_sent(
     # the in-task retry sleeps; the test run used the real 1 s backoff of one retry
     assert delivery.status == "retry" and delivery.next_attempt_at is not None
     assert delivery.detail
-    assert services.deliveries_due(now=delivery.next_attempt_at - timedelta(seconds=1)) == []
-    due = services.deliveries_due(now=delivery.next_attempt_at)
+    before = delivery.next_attempt_at - timedelta(seconds=1)
+    assert services.deliveries_release_due(now=before) == []
+    due = services.deliveries_release_due(now=delivery.next_attempt_at)
     assert due == [delivery.pk]
     services.delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
     delivery.refresh_from_db()
