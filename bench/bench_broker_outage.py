@@ -34,16 +34,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_push import free_port, push
+
 REPO = Path(__file__).resolve().parent.parent
 DB_NAME = "fenghuo_bench_outage"
 PG = "postgres://postgres@127.0.0.1:5432"
 PASSWORD = "outage-demo-password-42"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pg(sql: str, *params: Any, db: str = DB_NAME) -> list[tuple[Any, ...]]:
@@ -168,24 +165,7 @@ class Outage:
                 }
                 for i in range(self.args.batch)
             ]
-            request = urllib.request.Request(
-                f"{self.base}/api/v1/sources/demo-push/mentions",
-                data=json.dumps(records, ensure_ascii=False).encode(),
-                headers={
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {self.token}",
-                },
-            )
-            entry: dict[str, Any] = {"n": n, "sent": time.time(), "phase": self.phase}
-            try:
-                with urllib.request.urlopen(request, timeout=30) as resp:
-                    entry["status"] = resp.status
-                    entry["inbox_id"] = json.loads(resp.read()).get("inbox_id")
-            except urllib.error.HTTPError as exc:
-                entry["status"] = exc.code
-            except OSError as exc:
-                entry["status"] = type(exc).__name__
-            entry["answered_ms"] = round((time.time() - entry["sent"]) * 1000, 1)
+            entry = push(self.base, self.token, records, n=n, phase=self.phase)
             with self.lock:
                 self.pushes.append(entry)
             n += 1

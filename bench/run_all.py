@@ -47,7 +47,7 @@ LOGS = REPO / "var" / "bench"
 START = "<!-- bench:run_all:start -->"
 END = "<!-- bench:run_all:end -->"
 # Modules in bench/ that are not benchmarks.
-HELPERS = {"run_all.py", "incident_common.py"}
+HELPERS = {"run_all.py", "incident_common.py", "stack_push.py"}
 # Long soaks, run only with --soak (their sizes are the scripts' own defaults).
 SOAKS = {"soak_embedded.py", "bench_broker_outage.py"}
 

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,15 +38,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_push import free_port, push
+
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "monitoring" / "scenarios" / "milk_tea_crisis.jsonl"
 PASSWORD = "soak-demo-password-42"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def scenario_texts() -> list[str]:
@@ -168,26 +164,7 @@ class Soak:
                 }
                 for i in range(self.args.batch)
             ]
-            body = json.dumps(records, ensure_ascii=False).encode()
-            request = urllib.request.Request(
-                f"{self.base}/api/v1/sources/demo-push/mentions",
-                data=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "Authorization": f"Bearer {self.token}",
-                },
-            )
-            sent = time.time()
-            entry: dict[str, Any] = {"n": n, "sent": sent}
-            try:
-                with urllib.request.urlopen(request, timeout=30) as resp:
-                    entry["status"] = resp.status
-                    entry["inbox_id"] = json.loads(resp.read()).get("inbox_id")
-            except urllib.error.HTTPError as exc:
-                entry["status"] = exc.code
-            except OSError as exc:
-                entry["status"] = f"{type(exc).__name__}"
-            entry["answered_ms"] = round((time.time() - sent) * 1000, 1)
+            entry = push(self.base, self.token, records, n=n)
             with self.lock:
                 self.pushes.append(entry)
             n += 1
